@@ -25,7 +25,7 @@ demo: $(VENV)/.installed-lab
 	$(PY) -m flowup_nb.demo
 
 test: $(VENV)/.installed-test chromium
-	$(PY) -m ruff check flowup_nb tests bench
+	$(PY) -m ruff check flowup_nb tests bench tools
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test
