@@ -14,6 +14,56 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "sim": "flowup_nb.sim",
+    "Ledger": "flowup_nb.ledger",
+    # the notebook layer (ipywidgets loads on first use)
+    "UpscaleForm": "flowup_nb.widgets.form",
+    "LedgerView": "flowup_nb.widgets.ledger_view",
+    # the client (flowup_nb.api)
+    "connect": "flowup_nb.api.connecting",
+    "FlowClient": "flowup_nb.api.client",
+    "AsyncFlowClient": "flowup_nb.api.client",
+    "PollSchedule": "flowup_nb.api.policy",
+    **{
+        name: "flowup_nb.api.models"
+        for name in (
+            "Account",
+            "Captcha",
+            "CaptchaAttempt",
+            "GenerationResult",
+            "Job",
+            "Media",
+            "UpscaleResult",
+        )
+    },
+    **{
+        name: "flowup_nb.api.errors"
+        for name in (
+            "FlowError",
+            "InputError",
+            "MissingTokenError",
+            "APIConnectionError",
+            "APITimeoutError",
+            "ResponseFormatError",
+            "JobFailedError",
+            "JobTimeoutError",
+            "DownloadError",
+            "MediaExpiredError",
+            "NotAVideoError",
+            "APIStatusError",
+            "BadRequestError",
+            "AuthenticationError",
+            "PaymentRequiredError",
+            "PermissionDeniedError",
+            "CaptchaRejectedError",
+            "NotFoundError",
+            "PollingTimeoutError",
+            "RateLimitError",
+            "NoEligibleAccountError",
+            "ServerError",
+            "ServiceUnavailableError",
+            "CaptchaProviderError",
+        )
+    },
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -44,7 +44,8 @@ class Exchange:
 
     call_id: str
     session_id: str
-    operation: str  # upscale | submit_upscale | get_job | generate_video | get_account | download | webhook
+    # upscale | submit_upscale | get_job | generate_video | get_account | download | webhook
+    operation: str
     method: str
     endpoint: str  # path template, e.g. "/videos/upscale", "/jobs/{jobId}"
     started_at: float

@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` module runs with ``python -m bench.<module>``."""

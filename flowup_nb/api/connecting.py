@@ -1,0 +1,87 @@
+"""``connect()``: a ready client, for the real API or, without a token, the simulator."""
+
+from __future__ import annotations
+
+import os
+import warnings
+import weakref
+from typing import Any
+
+from flowup_nb.api._base import SYNC_READ_TIMEOUT
+from flowup_nb.api.client import FlowClient
+from flowup_nb.api.policy import PollSchedule, RetryPolicy
+
+__all__ = ["connect"]
+
+# The simulator's documented default clock: 0.1 runs the service ten times faster.
+_SIM_DEFAULT_TIME_SCALE = 0.1
+# Slack on the scaled sync read timeout, so loopback jitter cannot trip it.
+_READ_TIMEOUT_SLACK = 5.0
+
+
+def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
+    """A :class:`FlowClient` for the real API when ``USEAPI_TOKEN`` is set; else for a
+    freshly started embedded simulator (announced in one line), stopped on ``close()``.
+
+    ``FLOWUP_BASE_URL`` overrides the real API's base URL. ``client_kwargs`` go to
+    :class:`FlowClient` (e.g. ``max_retries=5``). ``ledger``: None records every exchange
+    in the default ledger (``$FLOWUP_LEDGER`` or the per-user file; its path is shown),
+    ``False`` records nothing, or pass a ``Ledger``.
+    """
+    ledger = _ledger_or_default(ledger)
+    token = client_kwargs.pop("token", None) or os.environ.get("USEAPI_TOKEN", "").strip()
+    if token:
+        return FlowClient(token, ledger=ledger, **client_kwargs)
+
+    from flowup_nb import sim  # imported only when needed: it is a whole server
+
+    handle = sim.start()
+    scale = float(getattr(handle, "time_scale", _SIM_DEFAULT_TIME_SCALE))
+    try:
+        client = FlowClient(
+            handle.token,
+            base_url=handle.base_url,
+            ledger=ledger,
+            **{**_scaled_defaults(scale), **client_kwargs},
+        )
+    except BaseException:
+        handle.stop()
+        raise
+    client.simulator = handle
+    # Stop the server with the client: on close(), or when the client is collected.
+    client._closers.append(weakref.finalize(client, handle.stop))
+    print(
+        f"flowup-nb: USEAPI_TOKEN is not set, so this client talks to the embedded simulator "
+        f"at {handle.base_url} (no real account; set USEAPI_TOKEN for the real API)."
+    )
+    return client
+
+
+def _scaled_defaults(scale: float) -> dict[str, Any]:
+    """Waits and backoffs on the simulator's clock, so it behaves like the real service."""
+    if scale <= 0:  # a zero-latency simulator: nothing worth waiting for
+        scale = 0.001
+    defaults = RetryPolicy()
+    return {
+        "poll_interval": PollSchedule().scaled(scale),
+        "retry_backoff": defaults.backoff * scale,
+        "max_retry_wait": defaults.max_retry_wait * scale,
+        "upscale_timeout": SYNC_READ_TIMEOUT * scale + _READ_TIMEOUT_SLACK,
+    }
+
+
+def _ledger_or_default(ledger: object) -> object:
+    """The ledger ``connect()`` attaches (owned by flowup_nb.ledger; imported lazily)."""
+    if ledger is False:
+        return None
+    if ledger is not None:
+        return ledger
+    from flowup_nb.ledger import LedgerError, default_ledger
+
+    try:
+        opened = default_ledger()
+    except LedgerError as exc:  # recording is a convenience: never block the connection
+        warnings.warn(f"flowup-nb: not recording exchanges: {exc}", RuntimeWarning, stacklevel=3)
+        return None
+    print(f"flowup-nb: recording every exchange in {opened.path} (fu.Ledger() to analyse)")
+    return opened
