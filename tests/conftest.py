@@ -19,6 +19,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """No test may reach a real account or the user's own ledger."""
     monkeypatch.delenv("USEAPI_TOKEN", raising=False)
     monkeypatch.delenv("FLOWUP_BASE_URL", raising=False)
+    monkeypatch.delenv("FLOWUP_SIM_SEED", raising=False)
+    monkeypatch.delenv("FLOWUP_SIM_TIME_SCALE", raising=False)
     monkeypatch.setenv("FLOWUP_LEDGER", os.fspath(tmp_path / "ledger.sqlite"))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flowup_nb.api._base import SYNC_READ_TIMEOUT
 from flowup_nb.api.client import FlowClient
+from flowup_nb.api.errors import InputError
 from flowup_nb.api.policy import PollSchedule, RetryPolicy
 
 __all__ = ["connect"]
@@ -26,7 +27,8 @@ def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
     ``FLOWUP_BASE_URL`` overrides the real API's base URL. ``client_kwargs`` go to
     :class:`FlowClient` (e.g. ``max_retries=5``). ``ledger``: None records every exchange
     in the default ledger (``$FLOWUP_LEDGER`` or the per-user file; its path is shown),
-    ``False`` records nothing, or pass a ``Ledger``.
+    ``False`` records nothing, or pass a ``Ledger``. ``FLOWUP_SIM_SEED`` and
+    ``FLOWUP_SIM_TIME_SCALE`` pin the simulator's seed and clock.
     """
     ledger = _ledger_or_default(ledger)
     token = client_kwargs.pop("token", None) or os.environ.get("USEAPI_TOKEN", "").strip()
@@ -35,7 +37,7 @@ def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
 
     from flowup_nb import sim  # imported only when needed: it is a whole server
 
-    handle = sim.start()
+    handle = sim.start(**_simulator_settings())
     scale = float(getattr(handle, "time_scale", _SIM_DEFAULT_TIME_SCALE))
     try:
         client = FlowClient(
@@ -55,6 +57,24 @@ def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
         f"at {handle.base_url} (no real account; set USEAPI_TOKEN for the real API)."
     )
     return client
+
+
+def _simulator_settings() -> dict[str, Any]:
+    """``FLOWUP_SIM_SEED`` and ``FLOWUP_SIM_TIME_SCALE`` pin the embedded simulator, so an
+    executed notebook (or a demo) behaves the same on every run."""
+    settings: dict[str, Any] = {}
+    seed = os.environ.get("FLOWUP_SIM_SEED", "").strip()
+    if seed:
+        settings["seed"] = int(seed) if seed.isdigit() else seed
+    scale = os.environ.get("FLOWUP_SIM_TIME_SCALE", "").strip()
+    if scale:
+        try:
+            settings["time_scale"] = float(scale)
+        except ValueError:
+            raise InputError(
+                f"FLOWUP_SIM_TIME_SCALE must be a number such as 0.1 (got {scale!r})"
+            ) from None
+    return settings
 
 
 def _scaled_defaults(scale: float) -> dict[str, Any]:

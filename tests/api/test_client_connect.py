@@ -55,3 +55,23 @@ def test_the_real_api_is_the_default_base_url(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("USEAPI_TOKEN", "t" * 24)
     with fu.connect(ledger=False) as client:
         assert client.base_url == "https://api.useapi.net/v1/google-flow"
+
+
+def test_the_simulator_seed_and_clock_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWUP_SIM_SEED", "77")
+    monkeypatch.setenv("FLOWUP_SIM_TIME_SCALE", "0.002")
+    with fu.connect(ledger=False) as first, fu.connect(ledger=False) as second:
+        assert first.simulator.seed == second.simulator.seed == 77
+        assert first.simulator.time_scale == 0.002
+        assert first.poll_schedule.first == pytest.approx(0.002)
+        # same seed, same simulator: the same token and the same sample videos
+        assert first.simulator.token == second.simulator.token
+        assert first.simulator.sample_ids() == second.simulator.sample_ids()
+
+
+def test_a_bad_simulator_clock_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWUP_SIM_TIME_SCALE", "fast")
+    with pytest.raises(fu.InputError, match="FLOWUP_SIM_TIME_SCALE must be a number"):
+        fu.connect(ledger=False)
