@@ -130,7 +130,7 @@ def _google_exhausted(reason: str) -> dict[str, Any]:
 
 
 def rate_limited(
-    reason: str, cooldown: float, now: float, *, attempts: int = 3, job_id: str | None = None
+    reason: str, cooldown: float, now: float, *, attempts: int = 5, job_id: str | None = None
 ) -> SimError:
     """A Google RESOURCE_EXHAUSTED 429; `cooldown` is in simulated (already scaled) seconds."""
     if reason == REASON_UNUSUAL_ACTIVITY:
