@@ -205,7 +205,8 @@ def test_429_shape_per_reason(calm_sim, client, kind, reason):
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}
     ]
     if reason.startswith("PUBLIC_ERROR_UNUSUAL"):
-        assert body["error"] == f"captcha_quality: {reason} after 5 attempts"  # the mid-2026 default captchaRetry
+        # 5: the mid-2026 default captchaRetry
+        assert body["error"] == f"captcha_quality: {reason} after 5 attempts"
     else:
         assert body["error"] == reason
     assert ISO.match(body["retryAfter"])
