@@ -18,6 +18,8 @@ _LAZY: dict[str, str] = {
     # the notebook layer (ipywidgets loads on first use)
     "UpscaleForm": "flowup_nb.widgets.form",
     "LedgerView": "flowup_nb.widgets.ledger_view",
+    # webhooks: the server's job callbacks, for waiting without polling
+    "WebhookReceiver": "flowup_nb.webhooks",
     # the client (flowup_nb.api)
     "connect": "flowup_nb.api.connecting",
     "FlowClient": "flowup_nb.api.client",

@@ -12,10 +12,10 @@ import concurrent.futures
 import inspect
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import httpx
@@ -26,6 +26,11 @@ from flowup_nb.api.errors import InputError
 from flowup_nb.api.exchange import ExchangeObserver
 from flowup_nb.api.models import Account, GenerationResult, Job, UpscaleResult
 from flowup_nb.api.policy import PollSchedule
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from flowup_nb.webhooks import WebhookReceiver
 
 __all__ = ["AsyncFlowClient", "FlowClient"]
 
@@ -64,6 +69,7 @@ class _ClientBase:
             tags=tags,
         )
         self._core.attach_ledger(ledger)
+        self._ledger = ledger  # batches read it back: what is done, what was left running
         self._closers: list[Callable[[], Any]] = []
         self._closed = False
 
@@ -79,6 +85,11 @@ class _ClientBase:
     @property
     def poll_schedule(self) -> PollSchedule:
         return self._core.poll
+
+    @property
+    def ledger(self) -> Any:
+        """The ledger this client records to (None when it records to none)."""
+        return self._ledger
 
     def subscribe(self, observer: ExchangeObserver) -> Callable[[], None]:
         """Call ``observer(exchange)`` after every HTTP exchange; returns an unsubscribe."""
@@ -181,8 +192,14 @@ class FlowClient(_ClientBase):
         *,
         timeout: float = 900.0,
         on_update: OnUpdate | None = None,
+        webhook: WebhookReceiver | None = None,
     ) -> UpscaleResult | GenerationResult:
-        """Poll a job until it completes (its result), fails, or ``timeout`` passes."""
+        """Poll a job until it completes (its result), fails, or ``timeout`` passes.
+
+        ``webhook``: the receiver the job was submitted to (``**receiver.reply_for(id)``);
+        its deliveries wake the wait, and polls only happen after ``receiver.grace``
+        seconds without news.
+        """
         state = self._core.start_wait(job_or_id, timeout, on_update)
         job = state.job
         while True:
@@ -193,8 +210,79 @@ class FlowClient(_ClientBase):
             result = state.result_of(job)
             if result is not None:
                 return result
-            time.sleep(state.next_delay())
-            job = None
+            delay = state.next_delay()
+            if webhook is None:
+                time.sleep(delay)
+                job = None
+            else:
+                job = webhook.wait(state.job_id, job.status, _quiet(webhook, delay, state))
+
+    def upscale_many(
+        self,
+        ids: Iterable[str | tuple[str, str]],
+        resolution: str = "1080p",
+        *,
+        concurrency: int = 4,
+        per_account: int | Mapping[str, int] | None = None,
+        mode: str = "async",
+        webhook: WebhookReceiver | bool | None = None,
+        retries: int = 2,
+        max_pause: float = 3600.0,
+        no_eligible: str = "wait",
+        timeout: float = 900.0,
+        skip_done: bool = True,
+        progress: bool = True,
+        captcha_retry: int | None = None,
+        captcha_order: str | Sequence[str] | None = None,
+        captcha_token: str | None = None,
+    ) -> pd.DataFrame:
+        """Upscale many videos; a DataFrame with one row per distinct (id, resolution).
+
+        ``ids``: mediaGenerationIds, or ``(id, resolution)`` pairs overriding
+        ``resolution``; duplicates are upscaled once, and a malformed id stops the call
+        before any request. At most ``concurrency`` jobs run at once, and per account
+        ``per_account`` (an int, a dict by email, or None: by the account's tier). A
+        throttled or over-quota account pauses until its ``Retry-After`` while the others
+        go on; a pause longer than ``max_pause`` seconds ends that account's videos with
+        the error instead. ``no_eligible``: ``"wait"`` or ``"stop"`` on
+        ``no_eligible_account``. 4K on a non-Ultra account is refused without a request.
+        ``mode``: ``"async"`` (submit, then wait by polls or ``webhook``, a
+        ``fu.WebhookReceiver`` or True for a temporary one) or ``"sync"``. A failed job,
+        a rejected captcha or a transient error is tried again up to ``retries`` times.
+        With a ledger, every job is recorded as it is submitted: ``skip_done`` reuses
+        videos already upscaled, jobs left running are waited for, and
+        :meth:`resume` finds them after a crash. Columns: see ``flowup_nb.batch.COLUMNS``.
+        """
+        from flowup_nb.batch import upscale_many
+
+        return upscale_many(
+            self,
+            ids,
+            resolution,
+            concurrency=concurrency,
+            per_account=per_account,
+            mode=mode,
+            webhook=webhook,
+            retries=retries,
+            max_pause=max_pause,
+            no_eligible=no_eligible,
+            timeout=timeout,
+            skip_done=skip_done,
+            progress=progress,
+            captcha_retry=captcha_retry,
+            captcha_order=captcha_order,
+            captcha_token=captcha_token,
+        )
+
+    def resume(
+        self, *, within: float = 86400.0, timeout: float = 900.0, progress: bool = True
+    ) -> pd.DataFrame:
+        """Wait for the upscale jobs this ledger shows submitted (in the last ``within``
+        seconds) and never finished, e.g. after a crash or a kernel restart. Nothing is
+        resubmitted; one row per job, as :meth:`upscale_many` gives."""
+        from flowup_nb.batch import resume
+
+        return resume(self, within=within, timeout=timeout, progress=progress)
 
     def download(self, result: Downloadable, path: str | os.PathLike[str]) -> Path:
         """Save the result's video to ``path`` (streamed from its URL, or its rawBytes)."""
@@ -360,8 +448,14 @@ class AsyncFlowClient(_ClientBase):
         *,
         timeout: float = 900.0,
         on_update: OnUpdate | None = None,
+        webhook: WebhookReceiver | None = None,
     ) -> UpscaleResult | GenerationResult:
-        """Poll a job until it completes (its result), fails, or ``timeout`` passes."""
+        """Poll a job until it completes (its result), fails, or ``timeout`` passes.
+
+        ``webhook``: the receiver the job was submitted to (``**receiver.reply_for(id)``);
+        its deliveries wake the wait, and polls only happen after ``receiver.grace``
+        seconds without news.
+        """
         state = self._core.start_wait(job_or_id, timeout, on_update)
         job = state.job
         while True:
@@ -374,8 +468,62 @@ class AsyncFlowClient(_ClientBase):
             result = state.result_of(job)
             if result is not None:
                 return result
-            await anyio.sleep(state.next_delay())
-            job = None
+            delay = state.next_delay()
+            if webhook is None:
+                await anyio.sleep(delay)
+                job = None
+            else:
+                quiet = _quiet(webhook, delay, state)
+                job = await webhook.wait_async(state.job_id, job.status, quiet)
+
+    async def upscale_many(
+        self,
+        ids: Iterable[str | tuple[str, str]],
+        resolution: str = "1080p",
+        *,
+        concurrency: int = 4,
+        per_account: int | Mapping[str, int] | None = None,
+        mode: str = "async",
+        webhook: WebhookReceiver | bool | None = None,
+        retries: int = 2,
+        max_pause: float = 3600.0,
+        no_eligible: str = "wait",
+        timeout: float = 900.0,
+        skip_done: bool = True,
+        progress: bool = True,
+        captcha_retry: int | None = None,
+        captcha_order: str | Sequence[str] | None = None,
+        captcha_token: str | None = None,
+    ) -> pd.DataFrame:
+        """See :meth:`FlowClient.upscale_many`."""
+        from flowup_nb.batch import upscale_many_async
+
+        return await upscale_many_async(
+            self,
+            ids,
+            resolution,
+            concurrency=concurrency,
+            per_account=per_account,
+            mode=mode,
+            webhook=webhook,
+            retries=retries,
+            max_pause=max_pause,
+            no_eligible=no_eligible,
+            timeout=timeout,
+            skip_done=skip_done,
+            progress=progress,
+            captcha_retry=captcha_retry,
+            captcha_order=captcha_order,
+            captcha_token=captcha_token,
+        )
+
+    async def resume(
+        self, *, within: float = 86400.0, timeout: float = 900.0, progress: bool = True
+    ) -> pd.DataFrame:
+        """See :meth:`FlowClient.resume`."""
+        from flowup_nb.batch import resume_async
+
+        return await resume_async(self, within=within, timeout=timeout, progress=progress)
 
     async def download(self, result: Downloadable, path: str | os.PathLike[str]) -> Path:
         """Save the result's video to ``path`` (streamed from its URL, or its rawBytes)."""
@@ -446,6 +594,11 @@ class AsyncFlowClient(_ClientBase):
                 raise step.error
             await anyio.sleep(step.delay)
             attempt += 1
+
+
+def _quiet(webhook: WebhookReceiver, delay: float, state: Any) -> float:
+    """How long to wait for a delivery before polling: webhooks make polls a fallback."""
+    return max(0.0, min(max(delay, webhook.grace), state.time_left()))
 
 
 def _run_callback(callback: OnUpdate, job: Job) -> None:
