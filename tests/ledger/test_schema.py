@@ -66,6 +66,12 @@ def test_a_version_1_file_is_migrated_keeping_its_rows(
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
         assert "captcha_attempts" in tables
+        # v3: lookups by job and by source video use an index, not a scan
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM exchanges WHERE source_id = ?", ("x",)
+        ).fetchall()
+        assert any("exchanges_source_id" in str(row) for row in plan)
+        assert {"exchanges_job_id", "exchanges_source_id"} <= tables
         conn.close()
 
         frame = ledger.frame()
