@@ -109,14 +109,14 @@ async def resume_async(
 
 def upscale_many(client: FlowClient | AsyncFlowClient, *args: Any, **kwargs: Any) -> pd.DataFrame:
     """:func:`upscale_many_async` from blocking code (also inside a running kernel loop)."""
-    from flowup_nb.widgets.nest import run_sync
+    from flowup_nb.runloop import run_sync
 
     return run_sync(upscale_many_async(client, *args, **kwargs))
 
 
 def resume(client: FlowClient | AsyncFlowClient, **kwargs: Any) -> pd.DataFrame:
     """:func:`resume_async` from blocking code (also inside a running kernel loop)."""
-    from flowup_nb.widgets.nest import run_sync
+    from flowup_nb.runloop import run_sync
 
     return run_sync(resume_async(client, **kwargs))
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LedgerView", "UpscaleForm", "run_sync"]
+__all__ = ["LedgerView", "UpscaleForm"]
 
 _LAZY = {
     "UpscaleForm": "flowup_nb.widgets.form",
     "LedgerView": "flowup_nb.widgets.ledger_view",
-    "run_sync": "flowup_nb.widgets.nest",
 }
 
 

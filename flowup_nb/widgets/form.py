@@ -264,7 +264,7 @@ class UpscaleForm(w.VBox):
         Inside a kernel this runs the kernel's own loop re-entrantly (nest_asyncio,
         applied on first use), so the form's tasks make progress while the cell waits.
         """
-        from flowup_nb.widgets.nest import run_sync
+        from flowup_nb.runloop import run_sync
 
         run_sync(self.settle())
         return self.state

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flowup_nb.widgets.nest import can_patch
+from flowup_nb.runloop import can_patch
 from flowup_nb.widgets.tasks import NoRunningLoopError, TaskKeeper
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ _INSIDE_A_LOOP = """
     import asyncio, threading
     import flowup_nb as fu
     import flowup_nb.widgets
-    from flowup_nb.widgets.nest import run_sync
+    from flowup_nb.runloop import run_sync
     fu.UpscaleForm, fu.LedgerView  # import the whole notebook layer
     print("patched at import:", hasattr(asyncio, "_nest_patched"))
 
