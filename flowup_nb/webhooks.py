@@ -47,6 +47,7 @@ DEFAULT_PATH = "/flowup/webhook"
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 _STATUS_RANK = {"created": 0, "started": 1, "completed": 2, "failed": 2}
 _KEPT_REJECTIONS = 1000
+_SHOWN_ID_CHARS = 200  # of a rejected delivery's job id, in logs and rejections
 
 Recorder = Callable[[Exchange], None]
 
@@ -284,11 +285,15 @@ class WebhookReceiver:
         return job if job is not None and job.status != status else None
 
     def _reject(self, code: int, reason: str, job_id: str | None, client: str) -> tuple[int, str]:
+        # The job id is whatever an unauthenticated sender wrote: keep it short, and log
+        # its repr so it cannot forge log lines (newlines, NUL, terminal escapes).
+        if job_id is not None and len(job_id) > _SHOWN_ID_CHARS:
+            job_id = job_id[:_SHOWN_ID_CHARS] + "..."
         with self._lock:
             self.rejected += 1
             self._rejections.append(Rejection(time.time(), code, reason, job_id, client))
         log.warning(
-            "webhook delivery rejected (%d %s): job %s from %s", code, reason, job_id, client
+            "webhook delivery rejected (%d %s): job %r from %s", code, reason, job_id, client
         )
         return code, reason
 
@@ -410,7 +415,8 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             try:
                 payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            # RecursionError: a body of nested brackets deeper than the parser's stack.
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 self._answer(*receiver._reject(400, "the body is not JSON", None, client))
                 return
             self._answer(*receiver._accept(payload, client, received_at))
@@ -419,7 +425,14 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
             self._answer(405, "POST job records here", allow=True)
 
-        do_PUT = do_DELETE = do_PATCH = do_GET
+        do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_GET
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            # http.server's own refusals (unknown method, bad request line) answer JSON too.
+            self.close_connection = True
+            self._answer(code, message or "bad request")
 
         def _answer(self, code: int, message: str, *, allow: bool = False) -> None:
             data = json.dumps({"ok": code == 200, "message": message}).encode()
@@ -429,7 +442,8 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             if allow:
                 self.send_header("Allow", "POST")
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD answer has headers only
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("webhook %s: " + format, self.client_address[0], *args)

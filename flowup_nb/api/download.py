@@ -64,6 +64,13 @@ def resolve_source(result: object) -> tuple[str | None, bytes | None, dict[str, 
 
 
 def target_path(path: str | os.PathLike[str], result: object) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(
+            f"path must be a file or directory path (str or pathlib.Path), not "
+            f"{type(path).__name__}: e.g. client.download(result, 'video.mp4')"
+        )
+    if "\x00" in os.fspath(path):
+        raise InputError("path contains a NUL character: pass a plain file or directory path")
     target = Path(path).expanduser()
     if target.is_dir():
         name = _safe_name((getattr(result, "media_generation_id", None) or "video").split(":")[-1])
@@ -72,6 +79,13 @@ def target_path(path: str | os.PathLike[str], result: object) -> Path:
         target = target / (f"{name}_{resolution}.mp4" if resolution else f"{name}.mp4")
     if not target.parent.exists():
         raise InputError(f"directory {target.parent} does not exist: create it first")
+    # Checked before any request: a download must not fetch a video it cannot store.
+    if not target.parent.is_dir():
+        raise InputError(f"{target.parent} is not a directory: pass a path inside a directory")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"no permission to write in directory {target.parent}: choose another path"
+        )
     return target
 
 

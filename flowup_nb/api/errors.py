@@ -386,8 +386,12 @@ def _advice_for(
         parts.append(REASON_ADVICE[reason])
     parts.append(cls.advice)
     if retry_after is not None and (cls is RateLimitError or issubclass(cls, RateLimitError)):
-        until = now + timedelta(seconds=retry_after)
-        parts.append(f"Wait until {until:%Y-%m-%d %H:%M:%S} UTC (about {retry_after:.0f} s).")
+        try:
+            until = now + timedelta(seconds=retry_after)
+        except OverflowError:  # an absurd Retry-After must still give a RateLimitError
+            parts.append(f"The server asks to wait {retry_after:.0f} s.")
+        else:
+            parts.append(f"Wait until {until:%Y-%m-%d %H:%M:%S} UTC (about {retry_after:.0f} s).")
     elif retry_after is not None and status_code >= 500:
         parts.append(f"The server asks to wait {retry_after:.0f} s.")
     # The class advice for RateLimitError is generic; drop it when a reason said more.

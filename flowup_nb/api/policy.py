@@ -74,6 +74,7 @@ CAPTCHA_TOKEN_MIN_LENGTH = 20
 _MEDIA_ID = re.compile(
     r"^user:(?P<user>[^\s:-]+)-email:(?P<email>[0-9A-Fa-f]+)-(?P<kind>[a-z]+):(?P<id>\S+)$"
 )
+_MEDIA_ID_MAX_LENGTH = 1000
 _JOB_ID_HINT = re.compile(r"^j\d{10,}[a-z]?-")
 _RESOLUTION_HINTS = {
     "4k": "4K",
@@ -103,20 +104,27 @@ def validate_token(token: object) -> str:
         raise InputError(f"token must be a string, not {type(token).__name__}")
     if any(ch.isspace() for ch in token.strip()) or token != token.strip():
         raise InputError("the API token contains whitespace: copy it again without spaces")
+    # It travels in an HTTP header, which carries printable ASCII only; anything else is a
+    # paste accident (and a control character would be a header injection).
+    if not token.isascii() or not token.isprintable():
+        raise InputError(
+            "the API token contains non-ASCII or control characters: copy it again from "
+            "useapi.net (a token is printable ASCII)"
+        )
     return token
 
 
 def validate_base_url(base_url: object) -> str:
     if not isinstance(base_url, str) or not base_url.strip():
-        raise InputError(f"base_url must be a non-empty URL string, got {base_url!r}")
+        raise InputError(f"base_url must be a non-empty URL string, got {_brief(base_url)}")
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(
-            f"base_url must start with http:// or https://, got {base_url!r} "
+            f"base_url must start with http:// or https://, got {_brief(base_url)} "
             f"(the default is {DEFAULT_BASE_URL})"
         )
     if parts.query or parts.fragment:
-        raise InputError(f"base_url must not carry a query or fragment: {base_url!r}")
+        raise InputError(f"base_url must not carry a query or fragment: {_brief(base_url)}")
     return base_url.strip().rstrip("/")
 
 
@@ -125,7 +133,7 @@ def validate_client_settings(
 ) -> None:
     _require_number("timeout", timeout, positive=True)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise InputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        raise InputError(f"max_retries must be an integer >= 0, got {_brief(max_retries)}")
     _require_number("retry_backoff", retry_backoff, positive=False)
     _require_number("max_retry_wait", max_retry_wait, positive=False)
 
@@ -141,7 +149,17 @@ def validate_media_generation_id(value: object) -> str:
         raise InputError("media_generation_id is empty: pass the mediaGenerationId of a video")
     if value != value.strip():
         raise InputError(
-            f"media_generation_id has leading/trailing whitespace: {value!r}; strip it"
+            f"media_generation_id has leading/trailing whitespace: {_short(value)}; strip it"
+        )
+    if len(value) > _MEDIA_ID_MAX_LENGTH:
+        raise InputError(
+            f"{_short(value)} is not a mediaGenerationId: it is {len(value)} characters long "
+            "(a real one is a few hundred at most); pass media[0].mediaGenerationId"
+        )
+    if not value.isascii() or not value.isprintable():
+        raise InputError(
+            f"{_short(value)} is not a mediaGenerationId: it contains non-ASCII or control "
+            "characters; copy the id again exactly as POST /videos returned it"
         )
     if value.startswith(("http://", "https://")):
         raise InputError(
@@ -179,7 +197,9 @@ def validate_resolution(value: object) -> str:
                 f"resolution {value!r} is not accepted: use {hint!r} (exact spelling; the "
                 f"API accepts only {RESOLUTIONS[0]!r} and {RESOLUTIONS[1]!r})"
             )
-    raise InputError(f"resolution must be {RESOLUTIONS[0]!r} or {RESOLUTIONS[1]!r}, got {value!r}")
+    raise InputError(
+        f"resolution must be {RESOLUTIONS[0]!r} or {RESOLUTIONS[1]!r}, got {_brief(value)}"
+    )
 
 
 def validate_captcha(
@@ -204,7 +224,7 @@ def validate_captcha(
         low, high = CAPTCHA_RETRY_RANGE
         if isinstance(captcha_retry, bool) or not isinstance(captcha_retry, int):
             raise InputError(
-                f"captcha_retry must be an integer {low}-{high}, got {captcha_retry!r}"
+                f"captcha_retry must be an integer {low}-{high}, got {_brief(captcha_retry)}"
             )
         if not low <= captcha_retry <= high:
             raise InputError(f"captcha_retry must be between {low} and {high}, got {captcha_retry}")
@@ -237,11 +257,11 @@ def _captcha_order(value: object) -> list[str]:
     result: list[str] = []
     for name in names:
         if not isinstance(name, str) or not name:
-            raise InputError(f"captcha_order has an empty or non-string entry: {value!r}")
+            raise InputError(f"captcha_order has an empty or non-string entry: {_brief(value)}")
         known = canonical.get(name.lower())
         if known is None:
             raise InputError(
-                f"unknown captcha provider {name!r} in captcha_order: use names from "
+                f"unknown captcha provider {_brief(name)} in captcha_order: use names from "
                 f"{', '.join(CAPTCHA_PROVIDERS)}"
             )
         result.append(known)
@@ -258,14 +278,21 @@ def validate_job_id(value: object) -> str:
     """A job id, which is sent raw in the URL path (a percent-encoded one is refused)."""
     job_id = getattr(value, "job_id", value)
     if not isinstance(job_id, str) or not job_id.strip():
-        raise InputError(f"job id must be a non-empty string (e.g. job.job_id), got {value!r}")
+        raise InputError(
+            f"job id must be a non-empty string (e.g. job.job_id), got {_brief(value)}"
+        )
+    shown = _short(job_id)
     if job_id != job_id.strip() or any(ch.isspace() for ch in job_id):
-        raise InputError(f"job id {job_id!r} contains whitespace: pass it as the API returned it")
+        raise InputError(f"job id {shown} contains whitespace: pass it as the API returned it")
+    if not job_id.isprintable():
+        raise InputError(
+            f"job id {shown} contains control characters: pass it as the API returned it"
+        )
     if any(ch in job_id for ch in "/?#"):
-        raise InputError(f"job id {job_id!r} contains '/', '?' or '#': it is not a job id")
+        raise InputError(f"job id {shown} contains '/', '?' or '#': it is not a job id")
     if re.search(r"%[0-9A-Fa-f]{2}", job_id):
         raise InputError(
-            f"job id {job_id!r} looks percent-encoded: pass it raw, exactly as the API returned "
+            f"job id {shown} looks percent-encoded: pass it raw, exactly as the API returned "
             "it (the API refuses encoded ids)"
         )
     if job_id.startswith("user:") and "-email:" in job_id:
@@ -279,11 +306,11 @@ def validate_reply(reply_url: object, reply_ref: object) -> dict[str, str]:
     fields: dict[str, str] = {}
     if reply_url is not None:
         if not isinstance(reply_url, str):
-            raise InputError(f"reply_url must be a URL string, got {reply_url!r}")
+            raise InputError(f"reply_url must be a URL string, got {_brief(reply_url)}")
         parts = urlsplit(reply_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(
-                f"reply_url must be an http(s) URL the server can POST to: {reply_url!r}"
+                f"reply_url must be an http(s) URL the server can POST to: {_brief(reply_url)}"
             )
         fields["replyUrl"] = reply_url
     if reply_ref is not None:
@@ -305,15 +332,21 @@ def validate_wait_timeout(timeout: object) -> float:
 
 def _require_number(name: str, value: object, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise InputError(f"{name} must be a number of seconds, got {value!r}")
+        raise InputError(f"{name} must be a number of seconds, got {_brief(value)}")
     if value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
-        raise InputError(f"{name} must be {bound} seconds, got {value!r}")
+        raise InputError(f"{name} must be {bound} seconds, got {_brief(value)}")
     return float(value)
 
 
 def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def _brief(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit``: a 1 MB argument must not become a 1 MB message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- identifiers ---------------------------------------------------------------------
@@ -502,7 +535,7 @@ class PollSchedule:
         if isinstance(value, tuple | list) and len(value) == 2:
             return cls(first=value[0], maximum=value[1])
         raise InputError(
-            f"poll_interval must be a PollSchedule or a (first, maximum) pair, got {value!r}"
+            f"poll_interval must be a PollSchedule or a (first, maximum) pair, got {_brief(value)}"
         )
 
 
