@@ -120,9 +120,12 @@ def test_after_a_batch_is_killed_the_ledger_is_sound_and_resume_recovers_every_j
 ) -> None:
     # High server-side limits: jobs of the killed process keep running unseen, and must
     # not make the server throttle the next one.
+    # time_scale 0.01: a 4K job runs 1.2-3 s, far longer than the kill takes to land, so
+    # jobs the child recorded are still running when it dies (at 0.001 they could all be
+    # finished on a fast machine, and there would be nothing to resume).
     with simulator.start(
         seed=4242,
-        time_scale=0.001,
+        time_scale=0.01,
         fail_rate=0.0,
         captcha_acceptance=1.0,
         concurrency={"ultra": 64, "pro": 64, "free": 1},
