@@ -49,6 +49,11 @@ logger = logging.getLogger("flowup_nb.api")
 
 # The server gives up on a sync upscale after 10 minutes (408); read a little longer.
 SYNC_READ_TIMEOUT = 660.0
+_UPSCALE_MAY_HAVE_RUN_NOTE = (
+    "An earlier attempt of this upscale reached the server and its answer was lost, so the "
+    "upscale may have run (and a 4K one been charged): asking again is free, the server "
+    "answers a repeat from its cache."
+)
 _FATE_UNKNOWN_NOTE = (
     "The generation request was sent but its outcome is unknown: the video may have been "
     "generated and charged. Check the account (its recent jobs, or the Flow project) before "
@@ -97,6 +102,9 @@ class Step:
     error: FlowError | None = None
     retry: bool = False
     delay: float = 0.0
+    # This or an earlier attempt reached the server and its answer was lost: the work may
+    # have run (and, for a 4K upscale, been charged) even if the call ends in an error.
+    may_have_run: bool = False
 
 
 class ClientCore:
@@ -325,8 +333,12 @@ class ClientCore:
         response: httpx.Response | None,
         transport_error: Exception | None = None,
         time_left: float | None = None,
+        earlier_may_have_run: bool = False,
     ) -> Step:
-        """Read one exchange's answer, emit its Exchange, decide what happens next."""
+        """Read one exchange's answer, emit its Exchange, decide what happens next.
+
+        ``earlier_may_have_run``: the previous Step's ``may_have_run``, carried by the loop.
+        """
         finished_at = time.time()
         value: Any = None
         error: FlowError | None = None
@@ -355,8 +367,11 @@ class ClientCore:
             jitter=self._rng.random(),
             time_left=time_left,
         )
+        may_have_run = earlier_may_have_run or _fate_unknown(error)
         if not decision.retry and call.operation == "generate_video" and _fate_unknown(error):
-            error.args = (f"{error.args[0] if error.args else error} {_FATE_UNKNOWN_NOTE}",)
+            _add_note(error, _FATE_UNKNOWN_NOTE)
+        elif not decision.retry and earlier_may_have_run and call.operation in _UPSCALES:
+            _add_note(error, _UPSCALE_MAY_HAVE_RUN_NOTE)
         self.emit(
             self._exchange(
                 call,
@@ -369,7 +384,9 @@ class ClientCore:
             )
         )
         self._log(call, attempt, started_at, finished_at, status, error, decision)
-        return Step(error=error, retry=decision.retry, delay=decision.delay)
+        return Step(
+            error=error, retry=decision.retry, delay=decision.delay, may_have_run=may_have_run
+        )
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         try:
@@ -509,6 +526,13 @@ class ClientCore:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+_UPSCALES = frozenset({"upscale", "submit_upscale"})
+
+
+def _add_note(error: FlowError, note: str) -> None:
+    error.args = (f"{error.args[0] if error.args else error} {note}",)
 
 
 def _fate_unknown(error: FlowError) -> bool:

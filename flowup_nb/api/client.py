@@ -325,6 +325,7 @@ class FlowClient(_ClientBase):
 
     def _send(self, call: Call, *, time_left: Callable[[], float] | None = None) -> Any:
         attempt = 0
+        may_have_run = False
         while True:
             started = time.time()
             response: httpx.Response | None = None
@@ -346,11 +347,13 @@ class FlowClient(_ClientBase):
                 response=response,
                 transport_error=failure,
                 time_left=time_left() if time_left else None,
+                earlier_may_have_run=may_have_run,
             )
             if step.error is None:
                 return step.value
             if not step.retry:
                 raise step.error
+            may_have_run = step.may_have_run
             time.sleep(step.delay)
             attempt += 1
 
@@ -566,6 +569,7 @@ class AsyncFlowClient(_ClientBase):
 
     async def _send(self, call: Call, *, time_left: Callable[[], float] | None = None) -> Any:
         attempt = 0
+        may_have_run = False
         while True:
             started = time.time()
             response: httpx.Response | None = None
@@ -587,11 +591,13 @@ class AsyncFlowClient(_ClientBase):
                 response=response,
                 transport_error=failure,
                 time_left=time_left() if time_left else None,
+                earlier_may_have_run=may_have_run,
             )
             if step.error is None:
                 return step.value
             if not step.retry:
                 raise step.error
+            may_have_run = step.may_have_run
             await anyio.sleep(step.delay)
             attempt += 1
 

@@ -52,6 +52,29 @@ def test_captcha_provider_503_is_never_retried(sim: Any, client: Any, exchanges)
     assert [e.will_retry for e in exchanges] == [False]
 
 
+@pytest.mark.parametrize("lost", ["truncate", "malformed_json"])
+def test_an_upscale_whose_answer_was_lost_says_asking_again_is_free(
+    lost: str, sim: Any, client: Any
+) -> None:
+    # The first 4K attempt runs (and is charged) but its answer is lost; the resend then
+    # meets an error that is not retried. The user must learn the first one may have run.
+    source = sim.sample_ids(ULTRA)[0]
+    sim.inject("upscale", lost)
+    sim.inject("upscale", "503_captcha_service")
+    with pytest.raises(fu.CaptchaProviderError) as caught:
+        client.upscale(source, "4K")
+    assert "may have run" in str(caught.value) and "asking again is free" in str(caught.value)
+    again = client.upscale(source, "4K")  # and indeed: the repeat is cached and free
+    assert again.cached and sim.stats()["credits_charged"] == {ULTRA: 50}
+
+
+def test_an_error_without_a_lost_answer_before_it_has_no_such_note(sim: Any, client: Any) -> None:
+    sim.inject("upscale", "503_captcha_service")
+    with pytest.raises(fu.CaptchaProviderError) as caught:
+        client.upscale(sim.sample_ids(ULTRA)[0])
+    assert "may have run" not in str(caught.value)
+
+
 @pytest.mark.parametrize("fault", ["400", "401", "402", "403_captcha", "404", "408"])
 def test_client_errors_are_never_retried(fault: str, sim: Any, client: Any) -> None:
     sim.inject("upscale", fault, times=3)
