@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,13 @@ def test_the_notebook_runs_top_to_bottom(
         assert len(_data(outputs, "image/png")) >= 4  # credits, latency, captcha, errors
         assert len(widgets) == 1
         assert "credits_spent" in html and "solve_rate" in html
+    elif stem == "03_batch_upscale":
+        assert len(widgets) >= 4  # a tqdm progress bar per batch
+        assert "polls: 0" in text  # the webhook batch completed without polling
+        assert "InputError" in html  # 4K on the Pro account refused before sending
+        # the re-run took the finished videos from the ledger (origin counts)
+        plain = "".join(_data(outputs, "text/plain"))
+        assert re.search(r"origin\s*\nledger\s+\d+", plain), plain
 
 
 def _data(outputs: list[nbformat.NotebookNode], mime: str) -> list[str]:
