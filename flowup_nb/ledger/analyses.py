@@ -463,9 +463,10 @@ def latency(
     grouper: list[str] | np.ndarray = keys or np.zeros(len(data), dtype=int)
     grouped = data.groupby(grouper, observed=True, dropna=False, sort=True)["ms"]
     table = pd.DataFrame({"n": grouped.size()})
-    quantiles = grouped.quantile(list(PERCENTILES)).unstack(level=-1)
+    # One quantile per call, not quantile([...]).unstack(): unstacking turns a missing key
+    # (e.g. no resolution, as for get_account) into a "nan" label that no longer aligns.
     for q in PERCENTILES:
-        table[f"p{round(q * 100)}_ms"] = quantiles[q] if len(quantiles) else []
+        table[f"p{round(q * 100)}_ms"] = grouped.quantile(q)
     table["max_ms"] = grouped.max()
     if not keys:
         table.index = pd.Index([ALL] * len(table))

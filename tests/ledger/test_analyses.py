@@ -140,6 +140,23 @@ def test_latency_percentiles_with_their_sample_size(
     assert ledger.latency(by=None, outcome=None)["n"].tolist() == [56]
     jobs = ledger.latency(by="resolution", level="job")  # no job ids: no jobs
     assert jobs.empty
+
+
+def test_latency_of_calls_without_a_resolution_has_its_percentiles(
+    ledger: Ledger, make_exchange: ExchangeFactory
+) -> None:
+    # get_account and polls of unknown jobs carry no resolution: their group key is missing,
+    # and their percentiles must still be computed (not left NaN beside a real n).
+    for i, took in enumerate([0.01, 0.02, 0.03]):
+        ledger.record(
+            make_exchange(at=i * 10.0, took=took, operation="get_account", resolution=None)
+        )
+    ledger.record(make_exchange(at=50.0, took=0.5, operation="upscale", resolution="1080p"))
+    table = ledger.latency()
+    account = table.loc[table.index.get_level_values("operation") == "get_account"]
+    assert account["n"].tolist() == [3]
+    assert account["p50_ms"].tolist() == [pytest.approx(20.0, abs=0.5)]
+    assert account["max_ms"].tolist() == [pytest.approx(30.0, abs=0.5)]
     with pytest.raises(ValueError, match="choose among"):
         ledger.latency(by="colour")
 
