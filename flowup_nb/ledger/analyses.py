@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 PERCENTILES: tuple[float, ...] = (0.50, 0.90, 0.95, 0.99)
+# Exchanges the server answered (not transport failures or error statuses).
+ANSWERED = ("ok", "pending", "failed")
 ALL = "(all)"  # the label of total rows
 UNKNOWN = "(unknown)"  # the label of rows whose account is not known
 KINDS = ["upscale", "generation"]  # of jobs
@@ -432,12 +434,14 @@ def latency(
     by: str | Sequence[str] | None = ("operation", "resolution"),
     *,
     level: str = "call",
-    outcome: str | None = "ok",
+    outcome: str | Sequence[str] | None = ANSWERED,
     job_table: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Duration percentiles per group, with the sample size ``n`` beside them.
 
-    ``level="call"``: each exchange's wall time (rows with this ``outcome``; None: all).
+    ``level="call"``: each exchange's wall time, of the rows with this ``outcome`` (one or
+    several; default every exchange the server answered: ok, pending and failed jobs, so a
+    submit's captcha time counts; None: errors too).
     ``level="job"``: each completed job, first request to result (``by`` among the
     columns of :func:`jobs`, e.g. ``"resolution"``, ``"mode"``, ``"account"``).
     Columns: ``n``, ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``. A tail
@@ -448,7 +452,8 @@ def latency(
         _require(frame, keys, "latency(by=...)")
         rows = frame[[*keys, "wall_ms"]]
         if outcome is not None:
-            rows = rows.loc[(frame["outcome"] == outcome).to_numpy(dtype=bool, na_value=False)]
+            wanted = [outcome] if isinstance(outcome, str) else list(outcome)
+            rows = rows.loc[frame["outcome"].isin(wanted).to_numpy(dtype=bool, na_value=False)]
         values = rows["wall_ms"]
     elif level == "job":
         table = jobs(frame) if job_table is None else job_table

@@ -365,7 +365,7 @@ class Ledger:
         by: str | Sequence[str] | None = ("operation", "resolution"),
         *,
         level: str = "call",
-        outcome: str | None = "ok",
+        outcome: str | Sequence[str] | None = ("ok", "pending", "failed"),
         since: TimeBound = None,
         until: TimeBound = None,
     ) -> pd.DataFrame:

@@ -157,6 +157,19 @@ def test_latency_of_calls_without_a_resolution_has_its_percentiles(
     assert account["n"].tolist() == [3]
     assert account["p50_ms"].tolist() == [pytest.approx(20.0, abs=0.5)]
     assert account["max_ms"].tolist() == [pytest.approx(30.0, abs=0.5)]
+
+
+def test_latency_counts_every_answered_exchange_by_default(
+    ledger: Ledger, make_exchange: ExchangeFactory
+) -> None:
+    # An async submit answers "pending" after solving its captcha: its time is real latency.
+    ledger.record(make_exchange(at=0.0, took=9.0, operation="submit_upscale", outcome="pending"))
+    ledger.record(make_exchange(at=20.0, took=1.0, operation="upscale", outcome="ok"))
+    ledger.record(make_exchange(at=40.0, took=5.0, operation="upscale", outcome="error"))
+    assert ledger.latency(by=None)["n"].tolist() == [2]
+    assert ledger.latency(by=None, outcome="ok")["n"].tolist() == [1]
+    assert ledger.latency(by=None, outcome=None)["n"].tolist() == [3]
+    assert ledger.latency(by="operation").loc["submit_upscale", "p50_ms"] == pytest.approx(9000)
     with pytest.raises(ValueError, match="choose among"):
         ledger.latency(by="colour")
 
