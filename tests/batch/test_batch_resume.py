@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -171,9 +172,13 @@ def test_a_batch_killed_at_random_points_then_resumed_ends_the_same_without_extr
         orphans = [job for job in jobs if job["jobid"] not in recorded]
         assert submissions() == len(jobs) == len(entries) + len(orphans), f"seed {seed}"
         assert len(orphans) <= kills * 4, f"seed {seed}"
+        # Each video ran once, plus once per orphan of it (two kills can both land in the
+        # window of the same video's submissions).
         per_source = jobs_by_source(sim)
-        for job in orphans:
-            key = (job["request"]["mediaGenerationId"], "4K")
-            assert per_source[key] == 2, f"seed {seed}"
-        assert max(per_source.values()) <= 2
+        orphans_per_source = Counter(
+            (job["request"]["mediaGenerationId"], "4K") for job in orphans
+        )
+        for key, count in per_source.items():
+            assert count == 1 + orphans_per_source[key], f"seed {seed}"
+        assert max(per_source.values()) <= 1 + kills
         assert sim.stats()["credits_charged"] == {JO: 50 * len(entries)}, f"seed {seed}"
