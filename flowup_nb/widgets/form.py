@@ -14,6 +14,7 @@ import html
 import inspect
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -414,8 +415,12 @@ class UpscaleForm(w.VBox):
                 resolution=request.resolution,
             )
         )
+        self._launch(self._run, request, name="flowup-upscale")
+
+    def _launch(self, work: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, *, name: str) -> None:
+        """Run ``work(arg)`` as the form's task, with the elapsed-time ticker beside it."""
         try:
-            self.task = self._keeper.spawn(self._run(request), name="flowup-upscale")
+            self.task = self._keeper.spawn(work(arg), name=name)
         except NoRunningLoopError as exc:
             self._fail(exc)
             return
@@ -567,12 +572,7 @@ class UpscaleForm(w.VBox):
                 resolution=request.resolution if request else None,
             )
         )
-        try:
-            self.task = self._keeper.spawn(self._resume(job_id), name="flowup-resume")
-        except NoRunningLoopError as exc:
-            self._fail(exc)
-            return
-        self._keeper.spawn(self._tick(), name="flowup-elapsed")
+        self._launch(self._resume, job_id, name="flowup-resume")
 
     async def _resume(self, job_id: str) -> None:
         try:
