@@ -417,7 +417,9 @@ class UpscaleForm(w.VBox):
         )
         self._launch(self._run, request, name="flowup-upscale")
 
-    def _launch(self, work: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, *, name: str) -> None:
+    def _launch(
+        self, work: Callable[[Any], Coroutine[Any, Any, None]], arg: Any, *, name: str
+    ) -> None:
         """Run ``work(arg)`` as the form's task, with the elapsed-time ticker beside it."""
         try:
             self.task = self._keeper.spawn(work(arg), name=name)
