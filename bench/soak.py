@@ -32,21 +32,12 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from flowup_nb.sim.faults import PROFILE_API_KINDS
+
 JO, SAM, PAT = "jo.ultra@example.com", "sam.ultra@example.com", "pat.pro@example.com"
 FOUR_K_PRICE = 50
-# The fault kinds the simulator's profile draws on API routes (flowup_nb/sim/faults.py).
-PROFILE_KINDS = (
-    "429_throttled",
-    "429_quota",
-    "429_model_quota",
-    "429_unusual_activity",
-    "503_unavailable",
-    "503_captcha_service",
-    "drop",
-    "truncate",
-    "delay",
-    "malformed_json",
-)
+# The fault kinds the simulator's profile draws on API routes.
+PROFILE_KINDS = PROFILE_API_KINDS
 # The default scale keeps the longest announced cooldown (the model quota's "until UTC
 # midnight", up to 24 h of service time) under ~17 s, so it is ridden out, not raised.
 DEFAULT_TIME_SCALE = 0.0002

@@ -647,19 +647,26 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
+def video_source(video_url: str | None, raw_bytes: bytes | None) -> str | None:
+    """The ``src`` of a ``<video>``: the escaped URL, else the bytes as a ``data:`` URL when
+    they are small enough to inline; None when there is nothing to play inline."""
+    if video_url:
+        return html.escape(video_url, quote=True)
+    if raw_bytes and len(raw_bytes) <= INLINE_VIDEO_LIMIT:
+        return "data:video/mp4;base64," + base64.b64encode(raw_bytes).decode("ascii")
+    return None
+
+
 def _video_html(result: UpscaleResult | GenerationResult) -> str:
     caption = html.escape(repr(result))
-    video_url, raw_bytes = result.video_url, result.raw_bytes
-    if video_url:
-        source = html.escape(video_url, quote=True)
-    elif raw_bytes and len(raw_bytes) <= INLINE_VIDEO_LIMIT:
-        source = "data:video/mp4;base64," + base64.b64encode(raw_bytes).decode("ascii")
-    elif raw_bytes:
+    raw_bytes = result.raw_bytes
+    source = video_source(result.video_url, raw_bytes)
+    if source is None and raw_bytes:
         return (
             f"<div>{caption}<br>The video ({_size(len(raw_bytes))}) is too large to inline: "
             "save it with client.download(result, 'out.mp4').</div>"
         )
-    else:
+    if source is None:
         return f"<div>{caption}</div>"
     poster = (
         f' poster="{html.escape(result.thumbnail_url, quote=True)}"'

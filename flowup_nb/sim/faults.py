@@ -13,6 +13,7 @@ from flowup_nb.sim.clock import SimClock, next_utc_midnight
 __all__ = [
     "FAULT_KINDS",
     "JOB_FAULTS",
+    "PROFILE_API_KINDS",
     "ROUTES",
     "STATUS_FAULTS",
     "TRANSPORT_FAULTS",
@@ -43,7 +44,7 @@ JOB_FAULTS = ("slow_job", "job_fail")  # change the next job the route creates
 FAULT_KINDS = STATUS_FAULTS + TRANSPORT_FAULTS + JOB_FAULTS
 
 # What a random profile draws from, per kind of route.
-_PROFILE_API = (
+PROFILE_API_KINDS = (
     "429_throttled",
     "429_quota",
     "429_model_quota",
@@ -141,7 +142,7 @@ class FaultBook:
                     self.fired[script.fault.kind] += 1
                     return script.fault
             if self._rate > 0 and self._rng.random() < self._rate:
-                kinds = _PROFILE_MEDIA if route == "media" else _PROFILE_API
+                kinds = _PROFILE_MEDIA if route == "media" else PROFILE_API_KINDS
                 kind = kinds[self._rng.randrange(len(kinds))]
                 delay = None
                 if kind == "delay":

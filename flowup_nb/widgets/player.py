@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from flowup_nb.api.models import INLINE_VIDEO_LIMIT, video_source
+
 __all__ = [
     "INLINE_LIMIT",
     "LinkCheck",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 # Larger rawBytes are not inlined into the notebook (a data: URL lives in the page).
-INLINE_LIMIT = 16 * 1024 * 1024
+INLINE_LIMIT = INLINE_VIDEO_LIMIT  # the same rule as the results' own inline view
 _PROBE_BYTES = 1024
 _PROBE_TIMEOUT = 10.0
 _MP4_MARK = b"ftyp"  # the first box of an MP4 file, at byte 4
@@ -106,16 +108,13 @@ def video_html(
     max_width: str = "480px",
 ) -> str:
     """A ``<video>`` element for a URL or for inline bytes; a note when there is neither."""
-    if video_url:
-        source = html.escape(video_url, quote=True)
-    elif raw_bytes and len(raw_bytes) <= INLINE_LIMIT:
-        source = "data:video/mp4;base64," + base64.b64encode(raw_bytes).decode("ascii")
-    elif raw_bytes:
+    source = video_source(video_url, raw_bytes)
+    if source is None and raw_bytes:
         return (
             f'<div class="flowup-note">The video ({len(raw_bytes) / 1e6:.1f} MB) is too large '
             "to show inline: save it with the Save button or client.download().</div>"
         )
-    else:
+    if source is None:
         return '<div class="flowup-note">This result has no video to show.</div>'
     poster = f' poster="{html.escape(thumbnail_url, quote=True)}"' if thumbnail_url else ""
     # preload="auto": the page (and the browser test) can tell the video decodes.

@@ -6,18 +6,13 @@ import asyncio
 import inspect
 from typing import Any
 
+from simclient import JO, fast_settings
+
 import flowup_nb as fu
 
-# Fast settings for a simulator at time_scale 0.001: short polls and backoffs; a
-# generous sync read timeout, since the shared 2-core machine may be busy.
-FAST = {
-    "poll_interval": (0.005, 0.05),
-    "retry_backoff": 0.001,
-    "max_retry_wait": 5.0,
-    "upscale_timeout": 30.0,
-    "timeout": 30.0,
-}
-ULTRA = "jo.ultra@example.com"
+# 429s whose cooldown fits in 5 s are waited out, as a user's client would.
+FAST = fast_settings(max_retry_wait=5.0)
+ULTRA = JO
 
 
 class Blocking:

@@ -5,20 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-# Settings for a simulator at time_scale 0.001: short polls and backoffs. max_retry_wait
-# is below the simulator's scaled cooldowns (throttle 1.8 s), so a 429 reaches the batch
-# instead of being waited out inside one call.
-FAST = {
-    "poll_interval": (0.005, 0.05),
-    "retry_backoff": 0.001,
-    "max_retry_wait": 0.05,
-    "upscale_timeout": 30.0,
-    "timeout": 30.0,
-}
-JO = "jo.ultra@example.com"
-SAM = "sam.ultra@example.com"
-PAT = "pat.pro@example.com"
-LEE = "lee.free@example.com"
+from simclient import JO as JO  # re-exported: the batch tests take the accounts from here
+from simclient import LEE as LEE
+from simclient import PAT as PAT
+from simclient import SAM as SAM
+from simclient import fast_settings
+
+# A 429 reaches the batch instead of being waited out inside one call.
+FAST = fast_settings()
 
 
 def requests(sim: Any, route: str) -> int:

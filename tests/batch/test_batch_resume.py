@@ -175,9 +175,7 @@ def test_a_batch_killed_at_random_points_then_resumed_ends_the_same_without_extr
         # Each video ran once, plus once per orphan of it (two kills can both land in the
         # window of the same video's submissions).
         per_source = jobs_by_source(sim)
-        orphans_per_source = Counter(
-            (job["request"]["mediaGenerationId"], "4K") for job in orphans
-        )
+        orphans_per_source = Counter((job["request"]["mediaGenerationId"], "4K") for job in orphans)
         for key, count in per_source.items():
             assert count == 1 + orphans_per_source[key], f"seed {seed}"
         assert max(per_source.values()) <= 1 + kills

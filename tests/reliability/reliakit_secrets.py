@@ -18,17 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Settings for a simulator at time_scale 0.001 (as tests/batch/batchkit.py): short polls
-# and backoffs; a 429 cooldown longer than max_retry_wait surfaces as an error at once.
-FAST: dict[str, Any] = {
-    "poll_interval": (0.005, 0.05),
-    "retry_backoff": 0.001,
-    "max_retry_wait": 0.05,
-    "upscale_timeout": 30.0,
-    "timeout": 30.0,
-}
-JO = "jo.ultra@example.com"
-SAM = "sam.ultra@example.com"
+from simclient import JO as JO  # re-exported for the secrets tests
+from simclient import SAM as SAM
+from simclient import fast_settings
+
+# A 429 cooldown longer than max_retry_wait surfaces as an error at once.
+FAST: dict[str, Any] = fast_settings()
 
 # Every logger that could see a request: ours, the HTTP stack's, and whatever else
 # propagates to the root.

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from mp4probe import probe_mp4
+from simclient import JO, fast_settings
 
 import flowup_nb as fu
 import flowup_nb.sim as simulator
@@ -32,14 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 ASSETS = ROOT / "flowup_nb" / "sim" / "assets"
-JO = "jo.ultra@example.com"
-FAST = {
-    "poll_interval": (0.005, 0.05),
-    "retry_backoff": 0.001,
-    "max_retry_wait": 0.05,
-    "upscale_timeout": 30.0,
-    "timeout": 30.0,
-}
+FAST = fast_settings()
 # A "kernel" that downloads one URL to one path, then says so.
 DOWNLOAD_CHILD = """
 import sys

@@ -34,30 +34,13 @@ from reliakit_secrets import (
 
 import flowup_nb as fu
 import flowup_nb.sim as simulator
+from flowup_nb.sim.faults import STATUS_FAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every fault the simulator can script on a request: each must surface (or be survived)
 # without the token in what the user sees.
-FAULTS = (
-    "400",
-    "401",
-    "402",
-    "403_captcha",
-    "404",
-    "408",
-    "429_throttled",
-    "429_quota",
-    "429_model_quota",
-    "429_unusual_activity",
-    "429_no_eligible_account",
-    "503_unavailable",
-    "503_captcha_service",
-    "500",
-    "drop",
-    "truncate",
-    "malformed_json",
-)
+FAULTS = (*STATUS_FAULTS, "drop", "truncate", "malformed_json")
 
 
 @pytest.fixture

@@ -8,18 +8,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from simclient import fast_settings
+
 import flowup_nb as fu
 
 # A simulator at time_scale 0.001: short polls, no real waiting on retries, and no
 # retries at all, so that each injected fault reaches the form as it is.
-FAST: dict[str, Any] = {
-    "poll_interval": (0.005, 0.05),
-    "retry_backoff": 0.001,
-    "max_retry_wait": 5.0,
-    "upscale_timeout": 30.0,
-    "timeout": 30.0,
-    "max_retries": 0,
-}
+FAST: dict[str, Any] = fast_settings(max_retry_wait=5.0, max_retries=0)
 ULTRA = "jo.ultra@example.com"
 PRO = "pat.pro@example.com"
 FREE = "lee.free@example.com"
