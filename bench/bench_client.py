@@ -212,7 +212,9 @@ def main() -> None:
         return
 
     calls = bench_calls(args.calls, args.rounds)
-    with tempfile.TemporaryDirectory(dir=Path(__file__).parent / "results") as tmp:
+    # bench/results/ is git-ignored: a fresh clone has none until a benchmark makes it.
+    RESULTS.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=RESULTS.parent) as tmp:
         download = bench_download(args.mb, args.download_rounds, Path(tmp))
 
     call_ok = calls["median_ratio"] <= TARGET_CALL_RATIO

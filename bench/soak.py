@@ -11,8 +11,8 @@ Ultra ones, and go three ways: 40% ``client.upscale`` (sync mode), 20%
 in one ledger. The outcome table is printed as Markdown; the invariants are:
 
 - results lost (an upscale that ended in neither a result nor a typed ``fu.FlowError``): 0;
-- double charges (credits the simulator charged beyond 50 per distinct 4K video it
-  completed): 0;
+- double charges (credits the simulator charged beyond the 4K price per distinct 4K
+  video it completed): 0;
 - ledger rows == the simulator's API request count (a dropped connection is counted by
   both: the simulator saw the request, the client recorded an exchange without status).
 
@@ -32,10 +32,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from flowup_nb.api.prices import FOUR_K_PRICE
 from flowup_nb.sim.faults import PROFILE_API_KINDS
 
 JO, SAM, PAT = "jo.ultra@example.com", "sam.ultra@example.com", "pat.pro@example.com"
-FOUR_K_PRICE = 50
 # The fault kinds the simulator's profile draws on API routes.
 PROFILE_KINDS = PROFILE_API_KINDS
 # The default scale keeps the longest announced cooldown (the model quota's "until UTC
@@ -164,7 +164,7 @@ class SoakOutcome:
             ),
             ("**results lost** (must be 0)", str(len(self.lost))),
             (
-                "credits charged / 50 x distinct 4K completed",
+                f"credits charged / {FOUR_K_PRICE} x distinct 4K completed",
                 f"{self.credits_charged} / {FOUR_K_PRICE * len(self.completed_4k_sources)}",
             ),
             ("**double charges** (credits, must be 0)", str(self.double_charged_credits)),

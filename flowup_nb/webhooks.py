@@ -26,17 +26,18 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from flowup_nb.api._records import fields_of_value
 from flowup_nb.api.errors import InputError, ResponseFormatError
-from flowup_nb.api.exchange import Exchange, new_call_id
-from flowup_nb.api.models import Job, parse_job
+from flowup_nb.api.exchange import ExchangeObserver, LedgerLike, observer_of, webhook_exchange
+from flowup_nb.api.models import Job
+from flowup_nb.api.parsing import parse_job
+from flowup_nb.api.policy import validate_tags
 
 __all__ = ["Rejection", "WebhookReceiver"]
 
@@ -48,8 +49,6 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 _STATUS_RANK = {"created": 0, "started": 1, "completed": 2, "failed": 2}
 _KEPT_REJECTIONS = 1000
 _SHOWN_ID_CHARS = 200  # of a rejected delivery's job id, in logs and rejections
-
-Recorder = Callable[[Exchange], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +68,9 @@ class _Expected:
 
     reply_ref: str
     source_id: str | None
-    record: Recorder | None
+    record: ExchangeObserver | None
     session_id: str | None
+    tags: tuple[str, ...] | None
     job_id: str | None = None
     latest: Job | None = None
     deliveries: int = 0
@@ -83,8 +83,11 @@ class WebhookReceiver:
     ``port=0`` picks a free port. ``public_url``: the URL the API should POST to when it
     cannot reach this machine directly (a tunnel to this receiver). ``ledger``: also
     record every accepted delivery there (batches record them in their client's ledger
-    anyway). ``grace``: how long a job may go unheard before a waiting call polls it
-    once, in case deliveries are lost. Use it in ``with``, or call :meth:`close`.
+    anyway). ``tags``: the tags of the ledger rows of deliveries, unless
+    :meth:`reply_for` gave a job its own (pass the submitting client's tags there, so a
+    job's webhook rows carry the same tags as its calls). ``grace``: how long a job may go
+    unheard before a waiting call polls it once, in case deliveries are lost. Use it in
+    ``with``, or call :meth:`close`.
     """
 
     def __init__(
@@ -93,10 +96,11 @@ class WebhookReceiver:
         host: str = "127.0.0.1",
         *,
         public_url: str | None = None,
-        ledger: object = None,
+        ledger: LedgerLike | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         grace: float = 30.0,
         path: str = DEFAULT_PATH,
+        tags: Sequence[str] = (),
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InputError(
@@ -112,14 +116,12 @@ class WebhookReceiver:
             parts = urlsplit(public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise InputError(f"public_url must be an http(s) URL, got {public_url!r}")
-        record = getattr(ledger, "record", ledger)
-        if ledger is not None and not callable(record):
-            raise InputError("ledger must have a record(exchange) method (e.g. fu.Ledger())")
+        self.tags = validate_tags(tags)
         self.max_body = max_body
         self.grace = float(grace)
         self.path = path
         self.session_id = uuid.uuid4().hex
-        self._ledger_record: Recorder | None = record if ledger is not None else None
+        self._ledger_record = observer_of(ledger) if ledger is not None else None
         self._lock = threading.Condition()
         self._by_ref: dict[str, _Expected] = {}
         self._by_job: dict[str, _Expected] = {}
@@ -148,17 +150,23 @@ class WebhookReceiver:
         self,
         source_id: str | None = None,
         *,
-        record: Recorder | None = None,
+        record: ExchangeObserver | None = None,
         session_id: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> dict[str, str]:
         """``reply_url``/``reply_ref`` for one submission, with a fresh secret reference.
 
         ``client.submit_upscale(vid, **receiver.reply_for(vid))``. ``record`` (e.g. a
-        ledger's ``record``) also receives this job's deliveries as Exchanges.
+        ledger's ``record``) also receives this job's deliveries as Exchanges, with
+        ``session_id`` and ``tags`` (those of the submitting client, so the job's rows
+        agree; by default the receiver's own).
         """
+        if record is not None and not callable(record):
+            raise InputError("record must be callable with one Exchange (e.g. ledger.record)")
+        job_tags = None if tags is None else validate_tags(tags)
         reply_ref = secrets.token_urlsafe(24)
         with self._lock:
-            self._by_ref[reply_ref] = _Expected(reply_ref, source_id, record, session_id)
+            self._by_ref[reply_ref] = _Expected(reply_ref, source_id, record, session_id, job_tags)
         return {"reply_url": self.url, "reply_ref": reply_ref}
 
     def bind(self, reply_ref: str, job_id: str) -> None:
@@ -305,26 +313,11 @@ class WebhookReceiver:
         presented = request.get("replyRef") if isinstance(request, dict) else None
         if not isinstance(job_id, str) or not job_id:
             return self._reject(400, "the record has no jobid", None, client)
-        if not isinstance(presented, str) or not presented:
+        if not isinstance(request, dict) or not isinstance(presented, str) or not presented:
             return self._reject(403, "no replyRef: not a delivery we asked for", job_id, client)
         with self._lock:
-            expected = self._by_job.get(job_id)
-            if expected is not None:
-                if not hmac.compare_digest(presented.encode(), expected.reply_ref.encode()):
-                    expected = None
-            else:
-                candidate = self._by_ref.get(presented)
-                if candidate is not None and candidate.job_id in (None, job_id):
-                    expected = candidate
-            if expected is None:
-                known = job_id in self._by_job
-                why = "wrong replyRef for this job" if known else "unknown job or replyRef"
-                rejected = True
-            else:
-                source = request.get("mediaGenerationId")
-                rejected = expected.source_id is not None and source != expected.source_id
-                why = "the record is for another video than the one submitted"
-        if rejected:
+            expected, why = self._expected_for(job_id, presented, request)
+        if expected is None:
             return self._reject(403, why, job_id, client)
         try:
             job = parse_job(payload, status_code=200)
@@ -342,29 +335,38 @@ class WebhookReceiver:
             self.accepted += 1
             waiters = self._waiters.pop(job_id, [])
             self._lock.notify_all()
-            record, session_id = expected.record, expected.session_id
         for loop, future in waiters:
             _wake(loop, future)
-        self._record(job, record, session_id, received_at)
+        self._record(job, expected, received_at)
         return 200, "ok"
 
-    def _record(
-        self, job: Job, record: Recorder | None, session_id: str | None, received_at: float
-    ) -> None:
-        targets = [r for r in (record, self._ledger_record) if r is not None]
+    def _expected_for(
+        self, job_id: str, presented: str, request: dict[str, Any]
+    ) -> tuple[_Expected | None, str]:
+        """The issued reference this delivery answers, or None and why not (lock held)."""
+        expected = self._by_job.get(job_id)
+        if expected is not None:
+            if not hmac.compare_digest(presented.encode(), expected.reply_ref.encode()):
+                return None, "wrong replyRef for this job"
+        else:
+            expected = self._by_ref.get(presented)
+            if expected is None or expected.job_id not in (None, job_id):
+                return None, "unknown job or replyRef"
+        source = request.get("mediaGenerationId")
+        if expected.source_id is not None and source != expected.source_id:
+            return None, "the record is for another video than the one submitted"
+        return expected, ""
+
+    def _record(self, job: Job, expected: _Expected, received_at: float) -> None:
+        targets = [r for r in (expected.record, self._ledger_record) if r is not None]
         if not targets:
             return
-        exchange = Exchange(
-            call_id=new_call_id(),
-            session_id=session_id or self.session_id,
-            operation="webhook",
-            method="POST",
-            endpoint="{replyUrl}",
-            started_at=received_at,
+        exchange = webhook_exchange(
+            job,
+            session_id=expected.session_id or self.session_id,
+            tags=self.tags if expected.tags is None else expected.tags,
+            received_at=received_at,
             finished_at=time.time(),
-            mode="async",
-            http_status=200,
-            **{"outcome": "ok", **fields_of_value(job)},
         )
         for target in dict.fromkeys(targets):  # one ledger given twice records once
             try:

@@ -29,3 +29,20 @@ def sim() -> Iterator[simulator.SimHandle]:
     """A fresh simulator (seeded, fast clock) for one test."""
     with simulator.start(seed=1234, time_scale=TEST_TIME_SCALE) as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A real PostgreSQL server for the whole session (tests/pgcluster.py), started on
+    first use and stopped at the end. In CI a server that cannot start fails the tests
+    that need it; elsewhere they are skipped, with the reason in the summary."""
+    from pgcluster import ClusterUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs the PostgreSQL tests to run: {exc}")
+        pytest.skip(f"PostgreSQL tests not run: {exc}")
+    yield cluster
+    cluster.destroy()

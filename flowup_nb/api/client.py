@@ -7,34 +7,30 @@ return, raise, or sleep and send again. The two classes differ only in ``await``
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import inspect
+import functools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import anyio
 import httpx
 
-from flowup_nb.api._base import SYNC_READ_TIMEOUT, Call, ClientCore
+from flowup_nb.api._base import SYNC_READ_TIMEOUT, Call, ClientCore, T
 from flowup_nb.api.download import Downloadable, download_async, download_sync
-from flowup_nb.api.errors import InputError
-from flowup_nb.api.exchange import ExchangeObserver
-from flowup_nb.api.models import Account, GenerationResult, Job, UpscaleResult
+from flowup_nb.api.errors import FlowError, InputError, JobFailedError
+from flowup_nb.api.exchange import ExchangeObserver, LedgerLike
+from flowup_nb.api.models import Account, GenerationResult, Job, JobStats, UpscaleResult
 from flowup_nb.api.policy import PollSchedule
+from flowup_nb.api.sent_jobs import find_sent, find_sent_sync
+from flowup_nb.api.waiting import DeliveryWaiter, OnUpdate, PollPlan, drive, drive_async
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from flowup_nb.webhooks import WebhookReceiver
-
 __all__ = ["AsyncFlowClient", "FlowClient"]
-
-OnUpdate = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
 
 
 class _ClientBase:
@@ -48,7 +44,7 @@ class _ClientBase:
         token: str | None,
         *,
         base_url: str | None,
-        ledger: object,
+        ledger: LedgerLike | None,
         timeout: float,
         max_retries: int,
         retry_backoff: float,
@@ -56,6 +52,7 @@ class _ClientBase:
         poll_interval: PollSchedule | tuple[float, float] | None,
         upscale_timeout: float,
         tags: Sequence[str],
+        clock: Callable[[], float] | None,
     ) -> None:
         self._core = ClientCore(
             token,
@@ -67,6 +64,7 @@ class _ClientBase:
             poll_interval=poll_interval,
             upscale_timeout=upscale_timeout,
             tags=tags,
+            clock=clock,
         )
         self._core.attach_ledger(ledger)
         self._ledger = ledger  # batches read it back: what is done, what was left running
@@ -83,8 +81,25 @@ class _ClientBase:
         return self._core.session_id
 
     @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags of this client's ledger rows (give them to ``receiver.reply_for()``)."""
+        return self._core.tags
+
+    @property
     def poll_schedule(self) -> PollSchedule:
+        """How a job is polled before this client has seen any job finish."""
         return self._core.poll
+
+    @property
+    def poll_plan(self) -> PollPlan:
+        """When this client's waits poll: learnt from the jobs it saw finish."""
+        return self._core.plan
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed exchange is sent again (an error's ``attempts`` is at
+        most ``1 + max_retries``)."""
+        return self._core.retry.max_retries
 
     @property
     def ledger(self) -> Any:
@@ -107,7 +122,7 @@ class FlowClient(_ClientBase):
         token: str | None = None,
         *,
         base_url: str | None = None,
-        ledger: object = None,
+        ledger: LedgerLike | None = None,
         timeout: float = 60.0,
         max_retries: int = 2,
         retry_backoff: float = 5.0,
@@ -116,6 +131,7 @@ class FlowClient(_ClientBase):
         poll_interval: PollSchedule | tuple[float, float] | None = None,
         upscale_timeout: float = SYNC_READ_TIMEOUT,
         tags: Sequence[str] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise InputError(
@@ -133,6 +149,7 @@ class FlowClient(_ClientBase):
             poll_interval=poll_interval,
             upscale_timeout=upscale_timeout,
             tags=tags,
+            clock=clock,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
@@ -151,7 +168,6 @@ class FlowClient(_ClientBase):
         call = self._core.upscale_call(
             media_generation_id,
             resolution,
-            asynchronous=False,
             captcha_retry=captcha_retry,
             captcha_order=captcha_order,
             captcha_token=captcha_token,
@@ -170,10 +186,9 @@ class FlowClient(_ClientBase):
         captcha_token: str | None = None,
     ) -> Job:
         """Start an upscale in async mode; returns the job (see :meth:`wait`)."""
-        call = self._core.upscale_call(
+        call = self._core.submit_call(
             media_generation_id,
             resolution,
-            asynchronous=True,
             reply_url=reply_url,
             reply_ref=reply_ref,
             captcha_retry=captcha_retry,
@@ -192,30 +207,25 @@ class FlowClient(_ClientBase):
         *,
         timeout: float = 900.0,
         on_update: OnUpdate | None = None,
-        webhook: WebhookReceiver | None = None,
+        webhook: DeliveryWaiter | None = None,
     ) -> UpscaleResult | GenerationResult:
         """Poll a job until it completes (its result), fails, or ``timeout`` passes.
 
-        ``webhook``: the receiver the job was submitted to (``**receiver.reply_for(id)``);
-        its deliveries wake the wait, and polls only happen after ``receiver.grace``
-        seconds without news.
+        Polls come where this client's finished jobs say the end is due (``poll_plan``).
+        ``on_update(job)`` (sync or async) is called at first sight and at each new status.
+        A poll that still fails after the client's own retries ends the wait with that
+        error; the job runs on, and waiting again picks it up. ``webhook``: the receiver
+        the job was submitted to (``**receiver.reply_for(id)``); its deliveries wake the
+        wait, and polls only happen after ``receiver.grace`` seconds without news.
         """
-        state = self._core.start_wait(job_or_id, timeout, on_update)
-        job = state.job
-        while True:
-            if job is None:
-                job = self._send(self._core.job_call(state.job_id), time_left=state.time_left)
-            if state.observe(job) and on_update is not None:
-                _run_callback(on_update, job)
-            result = state.result_of(job)
-            if result is not None:
-                return result
-            delay = state.next_delay()
-            if webhook is None:
-                time.sleep(delay)
-                job = None
-            else:
-                job = webhook.wait(state.job_id, job.status, _quiet(webhook, delay, state))
+        wait = self._core.start_wait(job_or_id, timeout, on_update, webhook)
+        call = self._core.job_call(wait.job_id)
+        return drive(
+            wait.steps,
+            get_job=functools.partial(self._send, call, time_left=wait.time_left),
+            on_update=on_update,
+            listen=None if webhook is None else functools.partial(webhook.wait, wait.job_id),
+        )
 
     def upscale_many(
         self,
@@ -225,8 +235,9 @@ class FlowClient(_ClientBase):
         concurrency: int = 4,
         per_account: int | Mapping[str, int] | None = None,
         mode: str = "async",
-        webhook: WebhookReceiver | bool | None = None,
+        webhook: DeliveryWaiter | bool | None = None,
         retries: int = 2,
+        transient_retries: int = 0,
         max_pause: float = 3600.0,
         no_eligible: str = "wait",
         timeout: float = 900.0,
@@ -248,7 +259,13 @@ class FlowClient(_ClientBase):
         ``no_eligible_account``. 4K on a non-Ultra account is refused without a request.
         ``mode``: ``"async"`` (submit, then wait by polls or ``webhook``, a
         ``fu.WebhookReceiver`` or True for a temporary one) or ``"sync"``. A failed job,
-        a rejected captcha or a transient error is tried again up to ``retries`` times.
+        a rejected captcha or a paused account's video is submitted again up to
+        ``retries`` times. A transient error (503, 5xx, a lost connection, a 429 this
+        client waited out) was already retried by this client (``max_retries``): the
+        batch sends that video again only ``transient_retries`` times (default 0), each
+        up to ``1 + max_retries`` sends, and every send of an upscale starts a paid
+        captcha solve on the real service. A poll that fails after the client's retries
+        ends that video with the error; its job keeps running (:meth:`resume`).
         With a ledger, every job is recorded as it is submitted: ``skip_done`` reuses
         videos already upscaled, jobs left running are waited for, and
         :meth:`resume` finds them after a crash. Columns: see ``flowup_nb.batch.COLUMNS``.
@@ -264,6 +281,7 @@ class FlowClient(_ClientBase):
             mode=mode,
             webhook=webhook,
             retries=retries,
+            transient_retries=transient_retries,
             max_pause=max_pause,
             no_eligible=no_eligible,
             timeout=timeout,
@@ -278,8 +296,11 @@ class FlowClient(_ClientBase):
         self, *, within: float = 86400.0, timeout: float = 900.0, progress: bool = True
     ) -> pd.DataFrame:
         """Wait for the upscale jobs this ledger shows submitted (in the last ``within``
-        seconds) and never finished, e.g. after a crash or a kernel restart. Nothing is
-        resubmitted; one row per job, as :meth:`upscale_many` gives."""
+        seconds) and never finished, e.g. after a crash or a kernel restart; one row per
+        job, as :meth:`upscale_many` gives. A submission whose 201 never reached the
+        ledger is looked for by its replyRef and its job waited on (origin "adopted");
+        only when no job can be found (the statistics keep 15 minutes) is the video
+        submitted again (origin "resubmitted")."""
         from flowup_nb.batch import resume
 
         return resume(self, within=within, timeout=timeout, progress=progress)
@@ -300,6 +321,16 @@ class FlowClient(_ClientBase):
     def get_account(self, email: str) -> Account:
         """``GET /accounts/{email}``: the account and its credit balance."""
         return self._send(self._core.account_call(email))
+
+    def load_stats(self, options: str = "summary") -> JobStats:
+        """``GET /jobs?options=``: the service's load statistics (the last 15 minutes).
+
+        ``options``: ``"summary"`` (counters per account: executing, completed, failed,
+        rate-limited, average response time, score), ``"executing"`` (also the jobs running
+        now) or ``"history"`` (also the 10 most recent finished jobs). Emails in the answer
+        may be masked; job ids are given as listed (``get_job`` reads each one's record).
+        """
+        return self._send(self._core.load_stats_call(options))
 
     def close(self) -> None:
         if self._closed:
@@ -323,11 +354,28 @@ class FlowClient(_ClientBase):
     ) -> None:
         self.close()
 
-    def _send(self, call: Call, *, time_left: Callable[[], float] | None = None) -> Any:
+    def _find_sent(self, call: Call[Any]) -> Job | UpscaleResult | GenerationResult | None:
+        """The job a paid upscale's lost answer started, found and (sync mode) waited on;
+        None when there is none to find, and the call is sent again."""
+        try:
+            [found] = find_sent_sync(self, [self._core.sent_job(call)], skip=self._core.known_jobs)
+            if found is None:
+                return None
+            self._core.found_sent_job(call, found)
+            if call.mode == "async":
+                return found
+            return self.wait(found, timeout=self._core.upscale_timeout)
+        except JobFailedError:
+            return None  # that run failed: a new one may succeed
+        except FlowError as error:
+            self._core.search_failed(call, error)
+            return None
+
+    def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
         attempt = 0
         may_have_run = False
         while True:
-            started = time.time()
+            started = self._core.now()
             response: httpx.Response | None = None
             failure: Exception | None = None
             try:
@@ -340,6 +388,9 @@ class FlowClient(_ClientBase):
                 )
             except httpx.RequestError as exc:
                 failure = exc
+            except BaseException as exc:  # Ctrl-C, a bug: the request may have run
+                self._core.interrupted(call, exc, attempt=attempt, started_at=started)
+                raise
             step = self._core.conclude(
                 call,
                 attempt=attempt,
@@ -350,11 +401,22 @@ class FlowClient(_ClientBase):
                 earlier_may_have_run=may_have_run,
             )
             if step.error is None:
-                return step.value
+                return cast(T, step.value)  # what call.parse returned
             if not step.retry:
                 raise step.error
             may_have_run = step.may_have_run
-            time.sleep(step.delay)
+            try:
+                if self._core.look_before_resend(call, step):
+                    found = self._find_sent(call)
+                    if found is not None:
+                        return cast(T, found)
+                time.sleep(step.delay)
+            except BaseException as exc:
+                if may_have_run:
+                    self._core.interrupted(
+                        call, exc, attempt=attempt + 1, started_at=started, in_flight=False
+                    )
+                raise
             attempt += 1
 
 
@@ -366,7 +428,7 @@ class AsyncFlowClient(_ClientBase):
         token: str | None = None,
         *,
         base_url: str | None = None,
-        ledger: object = None,
+        ledger: LedgerLike | None = None,
         timeout: float = 60.0,
         max_retries: int = 2,
         retry_backoff: float = 5.0,
@@ -375,6 +437,7 @@ class AsyncFlowClient(_ClientBase):
         poll_interval: PollSchedule | tuple[float, float] | None = None,
         upscale_timeout: float = SYNC_READ_TIMEOUT,
         tags: Sequence[str] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InputError(
@@ -392,6 +455,7 @@ class AsyncFlowClient(_ClientBase):
             poll_interval=poll_interval,
             upscale_timeout=upscale_timeout,
             tags=tags,
+            clock=clock,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
@@ -410,7 +474,6 @@ class AsyncFlowClient(_ClientBase):
         call = self._core.upscale_call(
             media_generation_id,
             resolution,
-            asynchronous=False,
             captcha_retry=captcha_retry,
             captcha_order=captcha_order,
             captcha_token=captcha_token,
@@ -429,10 +492,9 @@ class AsyncFlowClient(_ClientBase):
         captcha_token: str | None = None,
     ) -> Job:
         """Start an upscale in async mode; returns the job (see :meth:`wait`)."""
-        call = self._core.upscale_call(
+        call = self._core.submit_call(
             media_generation_id,
             resolution,
-            asynchronous=True,
             reply_url=reply_url,
             reply_ref=reply_ref,
             captcha_retry=captcha_retry,
@@ -451,33 +513,26 @@ class AsyncFlowClient(_ClientBase):
         *,
         timeout: float = 900.0,
         on_update: OnUpdate | None = None,
-        webhook: WebhookReceiver | None = None,
+        webhook: DeliveryWaiter | None = None,
     ) -> UpscaleResult | GenerationResult:
         """Poll a job until it completes (its result), fails, or ``timeout`` passes.
 
-        ``webhook``: the receiver the job was submitted to (``**receiver.reply_for(id)``);
-        its deliveries wake the wait, and polls only happen after ``receiver.grace``
-        seconds without news.
+        Polls come where this client's finished jobs say the end is due (``poll_plan``).
+        ``on_update(job)`` (sync or async) is called at first sight and at each new status.
+        A poll that still fails after the client's own retries ends the wait with that
+        error; the job runs on, and waiting again picks it up. ``webhook``: the receiver
+        the job was submitted to (``**receiver.reply_for(id)``); its deliveries wake the
+        wait, and polls only happen after ``receiver.grace`` seconds without news.
         """
-        state = self._core.start_wait(job_or_id, timeout, on_update)
-        job = state.job
-        while True:
-            if job is None:
-                job = await self._send(self._core.job_call(state.job_id), time_left=state.time_left)
-            if state.observe(job) and on_update is not None:
-                outcome = on_update(job)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            result = state.result_of(job)
-            if result is not None:
-                return result
-            delay = state.next_delay()
-            if webhook is None:
-                await anyio.sleep(delay)
-                job = None
-            else:
-                quiet = _quiet(webhook, delay, state)
-                job = await webhook.wait_async(state.job_id, job.status, quiet)
+        wait = self._core.start_wait(job_or_id, timeout, on_update, webhook)
+        call = self._core.job_call(wait.job_id)
+        listen = None if webhook is None else functools.partial(webhook.wait_async, wait.job_id)
+        return await drive_async(
+            wait.steps,
+            get_job=functools.partial(self._send, call, time_left=wait.time_left),
+            on_update=on_update,
+            listen=listen,
+        )
 
     async def upscale_many(
         self,
@@ -487,8 +542,9 @@ class AsyncFlowClient(_ClientBase):
         concurrency: int = 4,
         per_account: int | Mapping[str, int] | None = None,
         mode: str = "async",
-        webhook: WebhookReceiver | bool | None = None,
+        webhook: DeliveryWaiter | bool | None = None,
         retries: int = 2,
+        transient_retries: int = 0,
         max_pause: float = 3600.0,
         no_eligible: str = "wait",
         timeout: float = 900.0,
@@ -510,6 +566,7 @@ class AsyncFlowClient(_ClientBase):
             mode=mode,
             webhook=webhook,
             retries=retries,
+            transient_retries=transient_retries,
             max_pause=max_pause,
             no_eligible=no_eligible,
             timeout=timeout,
@@ -545,6 +602,10 @@ class AsyncFlowClient(_ClientBase):
         """``GET /accounts/{email}``: the account and its credit balance."""
         return await self._send(self._core.account_call(email))
 
+    async def load_stats(self, options: str = "summary") -> JobStats:
+        """See :meth:`FlowClient.load_stats`."""
+        return await self._send(self._core.load_stats_call(options))
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -567,11 +628,27 @@ class AsyncFlowClient(_ClientBase):
     ) -> None:
         await self.aclose()
 
-    async def _send(self, call: Call, *, time_left: Callable[[], float] | None = None) -> Any:
+    async def _find_sent(self, call: Call[Any]) -> Job | UpscaleResult | GenerationResult | None:
+        """See :meth:`FlowClient._find_sent`."""
+        try:
+            [found] = await find_sent(self, [self._core.sent_job(call)], skip=self._core.known_jobs)
+            if found is None:
+                return None
+            self._core.found_sent_job(call, found)
+            if call.mode == "async":
+                return found
+            return await self.wait(found, timeout=self._core.upscale_timeout)
+        except JobFailedError:
+            return None  # that run failed: a new one may succeed
+        except FlowError as error:
+            self._core.search_failed(call, error)
+            return None
+
+    async def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
         attempt = 0
         may_have_run = False
         while True:
-            started = time.time()
+            started = self._core.now()
             response: httpx.Response | None = None
             failure: Exception | None = None
             try:
@@ -584,6 +661,9 @@ class AsyncFlowClient(_ClientBase):
                 )
             except httpx.RequestError as exc:
                 failure = exc
+            except BaseException as exc:  # Ctrl-C, a bug: the request may have run
+                self._core.interrupted(call, exc, attempt=attempt, started_at=started)
+                raise
             step = self._core.conclude(
                 call,
                 attempt=attempt,
@@ -594,34 +674,20 @@ class AsyncFlowClient(_ClientBase):
                 earlier_may_have_run=may_have_run,
             )
             if step.error is None:
-                return step.value
+                return cast(T, step.value)  # what call.parse returned
             if not step.retry:
                 raise step.error
             may_have_run = step.may_have_run
-            await anyio.sleep(step.delay)
+            try:
+                if self._core.look_before_resend(call, step):
+                    found = await self._find_sent(call)
+                    if found is not None:
+                        return cast(T, found)
+                await anyio.sleep(step.delay)
+            except BaseException as exc:
+                if may_have_run:
+                    self._core.interrupted(
+                        call, exc, attempt=attempt + 1, started_at=started, in_flight=False
+                    )
+                raise
             attempt += 1
-
-
-def _quiet(webhook: WebhookReceiver, delay: float, state: Any) -> float:
-    """How long to wait for a delivery before polling: webhooks make polls a fallback."""
-    return max(0.0, min(max(delay, webhook.grace), state.time_left()))
-
-
-def _run_callback(callback: OnUpdate, job: Job) -> None:
-    """Call a sync or async ``on_update`` from blocking code."""
-    outcome = callback(job)
-    if not inspect.isawaitable(outcome):
-        return
-
-    async def settle() -> Any:
-        return await outcome
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(settle())
-        return
-    # A loop already runs in this thread (a Jupyter kernel) and we are blocking it:
-    # settle the coroutine on a private loop in a worker thread instead.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, settle()).result()

@@ -4,16 +4,21 @@ The transfer goes to ``<path>.part`` and is renamed into place only once complet
 fsynced, so ``path`` never holds half a video. Memory stays constant whatever the size.
 A broken transfer resumes with ``Range`` from what is already on disk. The media host
 is another origin: the API token is never sent to it (the media client has no auth).
+
+Each transfer owns its ``.part`` file by a lock: downloads to one path at once (a
+double-clicked Save, two kernels) each write their own (``<path>.1.part``, ...) and each
+renames a whole video into place; a ``.part`` nobody holds (left by a killed kernel) is
+taken over and removed. A path ending in a separator names a folder.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import IO, Any
 
 import httpx
 from anyio import sleep as async_sleep
@@ -28,13 +33,14 @@ from flowup_nb.api.errors import (
     MediaExpiredError,
     NotAVideoError,
 )
+from flowup_nb.api.media import looks_like_mp4, public_url
 from flowup_nb.api.models import GenerationResult, Media, UpscaleResult
 
 __all__ = ["Downloadable", "download_async", "download_sync", "write_video_bytes"]
 
 Downloadable = UpscaleResult | GenerationResult | Media | str
-_MP4_BRAND = b"ftyp"  # an MP4 starts with a box of type ftyp at byte 4
 _VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
+_SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep)
 
 
 def resolve_source(result: object) -> tuple[str | None, bytes | None, dict[str, Any]]:
@@ -69,9 +75,23 @@ def target_path(path: str | os.PathLike[str], result: object) -> Path:
             f"path must be a file or directory path (str or pathlib.Path), not "
             f"{type(path).__name__}: e.g. client.download(result, 'video.mp4')"
         )
-    if "\x00" in os.fspath(path):
+    text = os.fspath(path)
+    if "\x00" in text:
         raise InputError("path contains a NUL character: pass a plain file or directory path")
     target = Path(path).expanduser()
+    if text.endswith(_SEPARATORS):
+        # "dir/new/" names a folder: Path() would drop the separator and write a file `new`.
+        if not target.exists():
+            raise InputError(
+                f"folder {target} does not exist: create it first "
+                f"(Path({str(target)!r}).mkdir(parents=True)), or pass a file path "
+                "without the trailing separator"
+            )
+        if not target.is_dir():
+            raise InputError(
+                f"{target} is not a folder (it is a file), but the path ends with a "
+                "separator: drop the trailing separator to overwrite it, or pass a folder"
+            )
     if target.is_dir():
         name = _safe_name((getattr(result, "media_generation_id", None) or "video").split(":")[-1])
         # Both resolutions of one video share an id: keep them apart.
@@ -91,16 +111,21 @@ def target_path(path: str | os.PathLike[str], result: object) -> Path:
 
 def write_video_bytes(data: bytes, path: Path) -> Path:
     """Write inline rawBytes (a cached re-upscale) atomically, refusing what is not MP4."""
-    if data[4:8] != _MP4_BRAND:
+    if not looks_like_mp4(data):
         raise NotAVideoError(
             f"the result's rawBytes are not an MP4 video (they start {data[:16]!r})"
         )
-    part = _part_path(path)
-    with open(part, "wb") as handle:
+    part, handle = claim_part(path)
+    try:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    return _commit(part, path)
+        return _commit(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        handle.close()  # after the rename: the lock guards the name until then
 
 
 class _WriteBehind:
@@ -161,11 +186,10 @@ class RangeTransfer:
     def __init__(self, url: str, path: Path) -> None:
         self.url = url
         self.path = path
-        self.part = _part_path(path)
+        self.part, self._file = claim_part(path)  # closed by finish()/stop()
         self.offset = 0
         self.total: int | None = None
         self._head = b""
-        self._file = open(self.part, "wb")  # noqa: SIM115 - closed by finish()/abort()
         self._write_behind = _WriteBehind(self._file.fileno())
 
     def request_headers(self) -> dict[str, str]:
@@ -185,23 +209,23 @@ class RangeTransfer:
                 f"the video URL was refused (HTTP {status}): signed URLs expire after a few "
                 "hours. Upscale the video again (free: the server caches the result) for a "
                 "fresh URL, then download that.",
-                url=_public(self.url),
+                url=public_url(self.url),
                 status_code=status,
             )
         if status == 416 and self.offset and self.total == self.offset:
             return
         if status >= 400:
             raise DownloadError(
-                f"the media host answered HTTP {status} for {_public(self.url)}",
-                url=_public(self.url),
+                f"the media host answered HTTP {status} for {public_url(self.url)}",
+                url=public_url(self.url),
                 status_code=status,
             )
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type and not content_type.startswith(_VIDEO_TYPES):
             raise NotAVideoError(
                 f"the media host sent {content_type!r}, not a video "
-                f"({_public(self.url)}); the URL may be wrong or expired",
-                url=_public(self.url),
+                f"({public_url(self.url)}); the URL may be wrong or expired",
+                url=public_url(self.url),
                 status_code=status,
             )
         if self.offset and status == 206 and _range_start(response) == self.offset:
@@ -222,11 +246,11 @@ class RangeTransfer:
             if len(self._head) < 8:
                 return
             chunk, self._head = self._head, self._head[:8]
-            if chunk[4:8] != _MP4_BRAND:
+            if not looks_like_mp4(chunk):
                 raise NotAVideoError(
                     f"the media host sent a body that is not an MP4 video (it starts "
                     f"{chunk[:16]!r})",
-                    url=_public(self.url),
+                    url=public_url(self.url),
                 )
         self._file.write(chunk)
         self.offset += len(chunk)
@@ -237,7 +261,7 @@ class RangeTransfer:
         if self.offset == 0:
             return NotAVideoError(
                 f"the media host sent {len(self._head)} bytes, not a video",
-                url=_public(self.url),
+                url=public_url(self.url),
             )
         if self.total is not None and self.offset < self.total:
             return self.broken(None)
@@ -247,19 +271,29 @@ class RangeTransfer:
         self._write_behind.stop()
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._file.close()
-        return _commit(self.part, self.path)
+        try:
+            return _commit(self.part, self.path)
+        finally:
+            self._file.close()  # after the rename: the lock guards the name until then
 
     def abort(self) -> None:
+        self.stop(keep=False)
+
+    def stop(self, *, keep: bool) -> None:
+        """End an unfinished transfer: keep the ``.part`` with the bytes so far (an
+        interruption), or remove it (an error)."""
         self._write_behind.stop()
+        if keep:
+            self._file.flush()
+        else:
+            self.part.unlink(missing_ok=True)  # while still locked: no one else's file
         self._file.close()
-        self.part.unlink(missing_ok=True)
 
     def broken(self, exc: Exception | None) -> APIConnectionError:
         detail = f"{type(exc).__name__}: {exc}" if exc else "the body ended early"
         got = f"{self.offset} of {self.total}" if self.total else f"{self.offset}"
         return APIConnectionError(
-            f"the download of {_public(self.url)} broke after {got} bytes ({detail})",
+            f"the download of {public_url(self.url)} broke after {got} bytes ({detail})",
             request_sent=True,
         )
 
@@ -288,7 +322,7 @@ def download_sync(
     attempt = 0
     try:
         while True:
-            started, before, status = time.time(), transfer.offset, None
+            started, before, status = core.now(), transfer.offset, None
             error: FlowError | None = None
             try:
                 with media_http.stream("GET", url, headers=transfer.request_headers()) as response:
@@ -300,6 +334,9 @@ def download_sync(
                 error = transfer.broken(exc)
             except DownloadError as exc:
                 error = exc
+            except BaseException as exc:  # Ctrl-C, a cancellation, a bug: say so, then stop
+                _interrupted(core, transfer, context, exc, attempt, started, status, before)
+                raise
             if error is None:
                 error = transfer.shortfall()
             decision = _after_attempt(core, transfer, error, stalled, before)
@@ -311,8 +348,8 @@ def download_sync(
             stalled = 0 if transfer.offset > before else stalled + 1
             attempt += 1
             time.sleep(decision.delay)
-    except BaseException:
-        transfer.abort()
+    except BaseException as exc:
+        transfer.stop(keep=_interruption(exc))
         raise
 
 
@@ -332,7 +369,7 @@ async def download_async(
     attempt = 0
     try:
         while True:
-            started, before, status = time.time(), transfer.offset, None
+            started, before, status = core.now(), transfer.offset, None
             error: FlowError | None = None
             try:
                 async with media_http.stream(
@@ -346,6 +383,9 @@ async def download_async(
                 error = transfer.broken(exc)
             except DownloadError as exc:
                 error = exc
+            except BaseException as exc:  # Ctrl-C, a cancellation, a bug: say so, then stop
+                _interrupted(core, transfer, context, exc, attempt, started, status, before)
+                raise
             if error is None:
                 error = transfer.shortfall()
             decision = _after_attempt(core, transfer, error, stalled, before)
@@ -357,8 +397,8 @@ async def download_async(
             stalled = 0 if transfer.offset > before else stalled + 1
             attempt += 1
             await async_sleep(decision.delay)
-    except BaseException:
-        transfer.abort()
+    except BaseException as exc:
+        transfer.stop(keep=_interruption(exc))
         raise
 
 
@@ -388,6 +428,34 @@ def _after_attempt(
     )
 
 
+def _interruption(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, a cancellation, an exit: not an error of the download, so the
+    bytes received stay on disk (``.part``) rather than being thrown away."""
+    return not isinstance(exc, Exception)
+
+
+def _interrupted(
+    core: ClientCore,
+    transfer: RangeTransfer,
+    context: dict[str, Any],
+    exc: BaseException,
+    attempt: int,
+    started_at: float,
+    status: int | None,
+    before: int,
+) -> None:
+    core.interrupted_download(
+        exc,
+        started_at=started_at,
+        attempt=attempt,
+        http_status=status,
+        video_url=transfer.url,
+        bytes_received=max(transfer.offset - before, 0),
+        context=context,
+        kept=str(transfer.part) if _interruption(exc) else None,
+    )
+
+
 def _emit(
     core: ClientCore,
     transfer: RangeTransfer,
@@ -399,24 +467,16 @@ def _emit(
     error: FlowError | None,
     decision: policy.RetryDecision,
 ) -> None:
-    fields: dict[str, Any] = dict(context)
-    if error is not None:
-        fields.update(
-            outcome="error",
-            error_type=type(error).__name__,
-            error_message=getattr(error, "message", str(error)),
-        )
     core.emit(
         core.download_exchange(
             started_at=started_at,
-            finished_at=time.time(),
-            outcome=fields.pop("outcome", "ok"),
             attempt=attempt,
             http_status=status,
-            will_retry=decision.retry,
             video_url=transfer.url,
             bytes_received=transfer.offset - before if transfer.offset >= before else None,
-            **fields,
+            context=context,
+            error=error,
+            will_retry=decision.retry,
         )
     )
 
@@ -436,8 +496,65 @@ def _commit(part: Path, path: Path) -> Path:
     return path
 
 
-def _part_path(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
+def claim_part(path: Path) -> tuple[Path, IO[bytes]]:
+    """A ``.part`` file for ``path`` that this transfer alone writes, open and emptied.
+
+    ``<path>.part`` when no transfer holds it (one a killed kernel left is taken over),
+    else ``<path>.1.part``, ``<path>.2.part``, ...: the first whose lock is free. The
+    lock is held until the file is renamed or removed.
+    """
+    for number in itertools.count():
+        part = path.with_name(f"{path.name}.part" if number == 0 else f"{path.name}.{number}.part")
+        handle = _locked(part)
+        if handle is not None:
+            return part, handle
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _locked(part: Path) -> IO[bytes] | None:
+    """``part`` opened, locked and emptied; None when another transfer holds it."""
+    while True:
+        # No O_TRUNC: the file may be another transfer's until the lock says otherwise.
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o666)
+        try:
+            if not _try_lock(fd):
+                os.close(fd)
+                return None
+            # Locked, but the name may have moved on meanwhile (renamed into place, or
+            # removed, by the transfer that held it): then lock the file now at that name.
+            if not _same_file(fd, part):
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            return os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+try:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+except ImportError:  # pragma: no cover - no flock (Windows): one download per path at a time
+
+    def _try_lock(fd: int) -> bool:
+        return True
 
 
 def _range_start(response: httpx.Response) -> int | None:
@@ -453,12 +570,6 @@ def _range_total(response: httpx.Response) -> int | None:
     value = response.headers.get("content-range", "")
     total = value.rsplit("/", 1)[-1] if "/" in value else ""
     return int(total) if total.isdigit() else None
-
-
-def _public(url: str) -> str:
-    """The URL without its query: signatures are long and not for logs."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _safe_name(name: str) -> str:

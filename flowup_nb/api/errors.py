@@ -13,13 +13,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flowup_nb.api.prices import FOUR_K_PRICE
+from flowup_nb.api.times import retry_after_seconds
+
 if TYPE_CHECKING:  # pragma: no cover
+    # The records are plain dataclasses that import nothing of ours: no cycle.
     from flowup_nb.api.models import Job
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AccountReconnectError",
     "AuthenticationError",
     "BadRequestError",
     "CaptchaProviderError",
@@ -27,6 +32,7 @@ __all__ = [
     "DownloadError",
     "FlowError",
     "InputError",
+    "JobExpiredError",
     "JobFailedError",
     "JobTimeoutError",
     "MediaExpiredError",
@@ -72,7 +78,28 @@ _REASON_PATTERN = re.compile(r"\bPUBLIC_ERROR_[A-Z_]+\b")
 
 
 class FlowError(Exception):
-    """Base of every error raised by flowup-nb's client."""
+    """Base of every error raised by flowup-nb's client.
+
+    Every error pickles and copies (``pickle``, ``copy``, ``deepcopy``) with all its
+    attributes and its text: a batch frame holding errors survives ``to_pickle()``, and
+    multiprocessing or joblib can hand one to another process.
+    """
+
+    # HTTP sends of the call that ended in this error, the client's own retries included
+    # (a batch reads it so that retries do not multiply across layers).
+    attempts: int = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with ``cls(*self.args)``, but our constructors take other
+        # arguments than the finished message (a Job, keyword-only fields): rebuild without
+        # calling __init__, then restore every attribute.
+        return (_rebuilt, (type(self), self.args), self.__dict__.copy())
+
+
+def _rebuilt(cls: type[FlowError], args: tuple[Any, ...]) -> FlowError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 class InputError(FlowError, ValueError):
@@ -225,7 +252,8 @@ class AuthenticationError(APIStatusError):
 class PaymentRequiredError(APIStatusError):
     advice = (
         "Upscaling needs a paid Google AI subscription or remaining credits (4K needs Ultra "
-        "and costs 50 credits): add credits or use another account. Retrying will not help."
+        f"and costs {FOUR_K_PRICE} credits): add credits or use another account. Retrying "
+        "will not help."
     )
 
 
@@ -254,6 +282,16 @@ class NotFoundError(APIStatusError):
     )
 
 
+class JobExpiredError(NotFoundError):
+    """410 on a job lookup: the service no longer keeps the job's record."""
+
+    advice = (
+        "The job's record has expired: the service keeps job records for a limited time, "
+        "so its outcome can no longer be looked up. Asking the same upscale again is free "
+        "(the server caches upscales) and returns the result with a fresh video URL."
+    )
+
+
 class PollingTimeoutError(APIStatusError):
     advice = (
         "The server stopped waiting after 10 minutes, but the job may still finish. Asking "
@@ -278,6 +316,18 @@ class ServiceUnavailableError(ServerError):
     advice = "A transient Google-side outage: wait 5-10 seconds and retry."
 
 
+class AccountReconnectError(ServerError):
+    """596: the account's Google session could not be refreshed. Never retried."""
+
+    # A ServerError by status (5xx), but no retry can fix it: policy.decide_retry
+    # refuses it before its parent's rule applies.
+    advice = (
+        "The account's Google session could not be refreshed: its owner must reconnect it "
+        "(POST /accounts with fresh Google cookies, see 'Setup Google Flow' on useapi.net). "
+        "Retrying will not help; omit `email` or use another account meanwhile."
+    )
+
+
 class CaptchaProviderError(ServerError):
     # Deliberately not a ServiceUnavailableError: the fault is the caller's captcha
     # provider, and retrying burns attempts until the provider is fixed.
@@ -298,9 +348,6 @@ def classify(
 
     ``body`` is the decoded JSON, or the raw text when it was not JSON. Never raises.
     """
-    # Imported here: policy imports this module for InputError.
-    from flowup_nb.api.policy import retry_after_seconds
-
     now = now or datetime.now(UTC)
     error_field = body.get("error") if isinstance(body, dict) else None
     message = _error_message(body, error_field)
@@ -348,12 +395,17 @@ def _class_for(status_code: int, message: str, captcha_quality: bool) -> type[AP
         return NotFoundError
     if status_code == 408:
         return PollingTimeoutError
+    if status_code == 410:
+        # Only job lookups are documented to answer 410 (an expired record).
+        return JobExpiredError
     if status_code == 429:
         return NoEligibleAccountError if message == NO_ELIGIBLE_ACCOUNT else RateLimitError
     if status_code == 503:
         if message.startswith(CAPTCHA_SERVICE_PREFIX):
             return CaptchaProviderError
         return ServiceUnavailableError
+    if status_code == 596:
+        return AccountReconnectError
     if 500 <= status_code <= 599:
         return ServerError
     return APIStatusError
@@ -431,13 +483,15 @@ def _find_reason(body: Any, message: str | None) -> str | None:
             return top
         for holder in (body.get("error"), _dig(body, "response", "error")):
             if isinstance(holder, dict):
-                if isinstance(holder.get("reason"), str) and holder["reason"]:
-                    return holder["reason"]
+                reason = holder.get("reason")
+                if isinstance(reason, str) and reason:
+                    return reason
                 details = holder.get("details")
                 if isinstance(details, list):
                     for item in details:
-                        if isinstance(item, dict) and isinstance(item.get("reason"), str):
-                            return item["reason"]
+                        found = item.get("reason") if isinstance(item, dict) else None
+                        if isinstance(found, str):
+                            return found
     if message:
         found = _REASON_PATTERN.search(message)
         if found:
@@ -446,7 +500,7 @@ def _find_reason(body: Any, message: str | None) -> str | None:
 
 
 def _is_captcha_quality(message: str | None) -> bool:
-    return bool(message) and message.lstrip().lower().startswith(CAPTCHA_QUALITY_PREFIX)
+    return message is not None and message.lstrip().lower().startswith(CAPTCHA_QUALITY_PREFIX)
 
 
 def _job_id_of(body: Any) -> str | None:

@@ -1,49 +1,35 @@
-"""Typed results parsed from the API's JSON bodies.
+"""The typed records of the API: results, media, jobs, accounts.
 
-Parsing is tolerant by design: unknown fields are ignored (and kept in ``.raw``),
-fields of an unexpected type count as absent, both the legacy ``operations[]`` and
-the current ``media[]`` shapes are read, ``jobId`` and ``jobid`` alike. Only a body
-that lacks what the caller needs (a video for an upscale, an id and a status for a
-job) raises :class:`ResponseFormatError`, with the status and a snippet of the body.
+Plain frozen dataclasses with short reprs and a notebook view; they import nothing of
+ours but the media rules, so every layer (the errors included) can name them. Reading
+them from JSON bodies is ``parsing``'s job.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
 import html
-import json
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from flowup_nb.api.errors import ResponseFormatError
-from flowup_nb.api.policy import parse_iso_datetime
+from flowup_nb.api.media import size_text, video_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "Account",
+    "AccountLoad",
     "Captcha",
     "CaptchaAttempt",
     "GenerationResult",
     "Job",
+    "JobStats",
     "Media",
+    "RecentJob",
+    "RunningJob",
     "UpscaleResult",
-    "decode_json",
-    "parse_account",
-    "parse_generation_result",
-    "parse_job",
-    "parse_upscale_result",
 ]
-
-# rawBytes larger than this are not inlined into a notebook as a data: URL.
-INLINE_VIDEO_LIMIT = 16 * 1024 * 1024
-_SNIPPET_LENGTH = 200
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,416 +195,161 @@ class Job:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Account:
-    """``GET /accounts/{email}``: the account and its credit balance."""
+    """``GET /accounts/{email}``: the account, its credit balance, tier and health.
+
+    ``tier`` is ``"ultra"``, ``"pro"`` or ``"free"`` (None: not reported); what a tier
+    allows is in ``accounts``. ``health`` is ``"OK"`` or the service's error text.
+    """
 
     email: str | None
     credits: int | None
+    tier: str | None = None
+    health: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def healthy(self) -> bool:
+        """Not reported unhealthy (an account that does not say is taken as healthy)."""
+        return self.health in (None, "OK")
+
     def __repr__(self) -> str:
-        return _short_repr(self, email=self.email, credits=self.credits)
-
-
-# -- entry points ---------------------------------------------------------------------
-
-
-def _only_format_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Safety net: whatever a malformed body trips, the caller sees ResponseFormatError."""
-
-    def decorate(parse: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(parse)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return parse(*args, **kwargs)
-            except ResponseFormatError:
-                raise
-            except (
-                KeyError,
-                TypeError,
-                ValueError,
-                AttributeError,
-                IndexError,
-                OverflowError,
-                RecursionError,
-            ) as exc:
-                body = args[0] if args else kwargs.get("body")
-                status = kwargs.get("status_code")
-                raise ResponseFormatError(
-                    f"could not read {what} ({type(exc).__name__})",
-                    status_code=status if isinstance(status, int) else None,
-                    snippet=_snippet(body),
-                ) from exc
-
-        return wrapper
-
-    return decorate
-
-
-def decode_json(content: bytes, *, status_code: int | None = None) -> Any:
-    """The JSON in a body, or ResponseFormatError (``not_json``) with a snippet."""
-    try:
-        return json.loads(content)
-    except (ValueError, RecursionError) as exc:
-        text = content[:_SNIPPET_LENGTH].decode("utf-8", errors="replace")
-        message = "the body is empty" if not content.strip() else "the body is not JSON"
-        raise ResponseFormatError(
-            message, status_code=status_code, snippet=text, not_json=True
-        ) from exc
-
-
-@_only_format_errors("the upscale result")
-def parse_upscale_result(
-    body: Any,
-    *,
-    status_code: int | None = 200,
-    job_id: str | None = None,
-    requested_resolution: str | None = None,
-) -> UpscaleResult:
-    obj = _require_object(body, status_code, "an upscale result")
-    media = _media_list(obj)
-    raw_bytes = _raw_bytes(obj.get("rawBytes"), status_code) or next(
-        (m.raw_bytes for m in media if m.raw_bytes), None
-    )
-    video_url = next((m.video_url for m in media if m.video_url), None)
-    if video_url is None and raw_bytes is None:
-        failure = _media_failure(media, obj)
-        raise ResponseFormatError(
-            failure or "the answer has no videoUrl, fifeUrl or rawBytes",
-            status_code=status_code,
-            snippet=_snippet(body),
+        return _short_repr(
+            self, email=self.email, credits=self.credits, tier=self.tier, health=self.health
         )
-    first = next((m for m in media if m.video_url or m.raw_bytes), media[0] if media else None)
-    return UpscaleResult(
-        job_id=_job_id(obj) or job_id,
-        media=tuple(media),
-        video_url=video_url,
-        thumbnail_url=next((m.thumbnail_url for m in media if m.thumbnail_url), None),
-        media_generation_id=first.media_generation_id if first else None,
-        resolution=(first.resolution if first else None) or _resolution(requested_resolution),
-        model=first.model if first else None,
-        remaining_credits=_int(obj.get("remainingCredits")),
-        cached=raw_bytes is not None,
-        raw_bytes=raw_bytes,
-        captcha=parse_captcha(obj.get("captcha")),
-        raw=obj,
-    )
 
 
-@_only_format_errors("the generation result")
-def parse_generation_result(
-    body: Any, *, status_code: int | None = 200, job_id: str | None = None
-) -> GenerationResult:
-    obj = _require_object(body, status_code, "a generation result")
-    media = [m for m in _media_list(obj) if m.media_generation_id]
-    if not media:
-        raise ResponseFormatError(
-            _media_failure(_media_list(obj), obj) or "the answer has no media with an id",
-            status_code=status_code,
-            snippet=_snippet(body),
-        )
-    return GenerationResult(
-        job_id=_job_id(obj) or job_id,
-        media=tuple(media),
-        media_generation_id=media[0].media_generation_id,
-        remaining_credits=_int(obj.get("remainingCredits")),
-        captcha=parse_captcha(obj.get("captcha")),
-        raw=obj,
-    )
+# -- load statistics (GET /jobs?options=) -------------------------------------------------
 
 
-@_only_format_errors("the job record")
-def parse_job(body: Any, *, status_code: int | None = 200) -> Job:
-    obj = _require_object(body, status_code, "a job record")
-    job_id = _job_id(obj)
-    status = _str(obj.get("status"))
-    if not job_id or not status:
-        missing = "jobid" if not job_id else "status"
-        raise ResponseFormatError(
-            f"the job record has no {missing}", status_code=status_code, snippet=_snippet(body)
-        )
-    status = status.strip().lower()
-    request = _dict(obj.get("request"))
-    response = _dict(obj.get("response"))
-    result: UpscaleResult | GenerationResult | None = None
-    if status == "completed":
-        # The result lives under `response`; read the top level too, in case it is flat.
-        source = response if ("media" in response or "operations" in response) else obj
-        source = {**source, "jobid": job_id}
-        if _is_generation(request):
-            result = parse_generation_result(source, status_code=status_code, job_id=job_id)
-        else:
-            result = parse_upscale_result(
-                source,
-                status_code=status_code,
-                job_id=job_id,
-                requested_resolution=_str(request.get("resolution")),
+@dataclass(frozen=True, slots=True)
+class AccountLoad:
+    """One account's counters in one group of the load statistics (the last 15 minutes).
+
+    ``email`` is as the service shows it, which may be masked (``jo***@example.com``).
+    A counter the answer did not carry (or carried as something else than a number) is None.
+    """
+
+    group: str  # "videos", "images" or "combined" (their union)
+    email: str
+    executing: int | None
+    completed: int | None
+    failed: int | None
+    rate_limited: int | None
+    avg_response_ms: int | None
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    """A job running now (``options="executing"``). ``job_id`` is as listed: pass it on as is."""
+
+    job_id: str
+    email: str | None  # possibly masked
+    started: datetime | None
+    elapsed_s: int | None  # the service's "mm:ss", in seconds
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecentJob:
+    """A job that finished in the last 15 minutes (``options="history"``, the 10 most recent)."""
+
+    job_id: str
+    email: str | None  # possibly masked
+    timestamp: datetime | None
+    http_status: int | None
+    response_ms: int | None
+    group: str
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class JobStats:
+    """``GET /jobs?options=``: the service's load statistics over the last 15 minutes.
+
+    ``counters``: one :class:`AccountLoad` per group and account. ``executing`` and
+    ``history`` are filled when asked for (``options="executing"`` or ``"history"``), each
+    job once (the groups list a job in its media type's group and again in ``combined``).
+    ``frame()`` and ``jobs_frame()`` give them as DataFrames.
+    """
+
+    option: str  # what was asked: "summary", "executing" or "history"
+    emails: tuple[str, ...]
+    counters: tuple[AccountLoad, ...]
+    executing: tuple[RunningJob, ...] = ()
+    history: tuple[RecentJob, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def job_ids(self) -> tuple[str, ...]:
+        """Every job listed (running first), each once."""
+        running = [job.job_id for job in self.executing]
+        return tuple(dict.fromkeys(running + [job.job_id for job in self.history]))
+
+    def frame(self) -> pd.DataFrame:
+        """The counters: one row per group and account."""
+        import pandas as pd
+
+        columns = [
+            "group",
+            "email",
+            "executing",
+            "completed",
+            "failed",
+            "rate_limited",
+            "avg_response_ms",
+            "score",
+        ]
+        rows = [tuple(getattr(c, name) for name in columns) for c in self.counters]
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        for name in columns[2:-1]:
+            frame[name] = frame[name].astype("Int64")
+        frame["score"] = frame["score"].astype("Float64")
+        return frame
+
+    def jobs_frame(self) -> pd.DataFrame:
+        """The jobs listed: one row per job, ``state`` "executing" or "finished"."""
+        import pandas as pd
+
+        columns = [
+            "job_id",
+            "email",
+            "group",
+            "state",
+            "started",
+            "elapsed_s",
+            "http_status",
+            "response_ms",
+        ]
+        rows = [
+            (j.job_id, j.email, j.group, "executing", j.started, j.elapsed_s, None, None)
+            for j in self.executing
+        ] + [
+            (
+                j.job_id,
+                j.email,
+                j.group,
+                "finished",
+                j.timestamp,
+                None,
+                j.http_status,
+                j.response_ms,
             )
-    nested_error = _dict(response.get("error"))
-    return Job(
-        job_id=job_id,
-        status=status,
-        created=_time(obj.get("created")),
-        updated=_time(obj.get("updated")),
-        request=request,
-        result=result,
-        error=_str(obj.get("error")) or _str(nested_error.get("message")),
-        captcha=parse_captcha(response.get("captcha")) or parse_captcha(obj.get("captcha")),
-        type=_str(obj.get("type")),
-        code=_int(obj.get("code")),
-        error_details=_str(obj.get("errorDetails")),
-        raw=obj,
-    )
+            for j in self.history
+        ]
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        frame["started"] = pd.to_datetime(frame["started"], utc=True)
+        for name in ("elapsed_s", "http_status", "response_ms"):
+            frame[name] = frame[name].astype("Int64")
+        return frame
 
-
-@_only_format_errors("the job or result")
-def parse_submitted(
-    body: Any, *, status_code: int | None = 201, requested_resolution: str | None = None
-) -> Job:
-    """The answer to an async submit: a job record, or (tolerated) a finished result."""
-    obj = _require_object(body, status_code, "a job record")
-    if "status" in obj or "jobid" in obj:
-        return parse_job(obj, status_code=status_code)
-    result = parse_upscale_result(
-        obj, status_code=status_code, requested_resolution=requested_resolution
-    )
-    if result.job_id is None:
-        raise ResponseFormatError(
-            "the answer has neither a job record nor a job id",
-            status_code=status_code,
-            snippet=_snippet(body),
+    def __repr__(self) -> str:
+        return _short_repr(
+            self,
+            option=self.option,
+            accounts=len(self.emails),
+            executing=len(self.executing) if self.option == "executing" else None,
+            history=len(self.history) if self.option == "history" else None,
         )
-    return Job(
-        job_id=result.job_id,
-        status="completed",
-        created=None,
-        updated=None,
-        request={},
-        result=result,
-        error=None,
-        captcha=result.captcha,
-        raw=obj,
-    )
-
-
-@_only_format_errors("the account")
-def parse_account(body: Any, *, status_code: int | None = 200, email: str | None = None) -> Account:
-    obj = _require_object(body, status_code, "an account")
-    credits = obj.get("credits")
-    if isinstance(credits, dict):
-        credits = credits.get("credits")
-    return Account(email=_str(obj.get("email")) or email, credits=_int(credits), raw=obj)
-
-
-def parse_captcha(value: Any) -> Captcha | None:
-    if not isinstance(value, dict) or not value:
-        return None
-    attempts = tuple(
-        CaptchaAttempt(
-            service=_str(item.get("service")),
-            task_id=_str(item.get("taskId")),
-            duration_ms=_int(item.get("durationMs")),
-            success=item.get("success") is True,
-            error=_str(item.get("error")),
-        )
-        for item in _list(value.get("attempts"))
-        if isinstance(item, dict)
-    )
-    return Captcha(
-        service=_str(value.get("service")),
-        task_id=_str(value.get("taskId")),
-        duration_ms=_int(value.get("durationMs")),
-        attempts=attempts,
-    )
-
-
-# -- shapes ---------------------------------------------------------------------------
-
-
-def _media_list(obj: dict[str, Any]) -> list[Media]:
-    """``media[]`` items first (current shape), then legacy ``operations[]`` items."""
-    items = [_from_media_item(item) for item in _list(obj.get("media")) if isinstance(item, dict)]
-    known = {m.media_generation_id for m in items if m.media_generation_id}
-    for item in _list(obj.get("operations")):
-        if not isinstance(item, dict):
-            continue
-        legacy = _from_operation_item(item)
-        # Both shapes describe the same videos; a legacy item adds only what media[] lacks
-        # (e.g. rawBytes in Google's shape, or a fifeUrl when media[] has no URL).
-        if legacy.media_generation_id in known and legacy.media_generation_id is not None:
-            items = [
-                _merge(m, legacy) if m.media_generation_id == legacy.media_generation_id else m
-                for m in items
-            ]
-        else:
-            items.append(legacy)
-    return items
-
-
-def _from_media_item(item: dict[str, Any]) -> Media:
-    video = _dict(item.get("video"))
-    generated = _dict(video.get("generatedVideo"))
-    upsample = _dict(generated.get("upsampleMetadata"))
-    status = _dict(_dict(item.get("mediaMetadata")).get("mediaStatus"))
-    model = _str(generated.get("model"))
-    return Media(
-        name=_str(item.get("name")),
-        media_generation_id=_str(item.get("mediaGenerationId")),
-        video_url=_url(item.get("videoUrl")),
-        thumbnail_url=_url(item.get("thumbnailUrl")),
-        model=model,
-        aspect_ratio=_str(generated.get("aspectRatio")),
-        resolution=_resolution(upsample.get("videoUpsampleResolution")) or _resolution(model),
-        status=_str(status.get("mediaGenerationStatus")),
-        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), None),
-        raw=item,
-    )
-
-
-def _from_operation_item(item: dict[str, Any]) -> Media:
-    operation = _dict(item.get("operation"))
-    metadata = _dict(operation.get("metadata"))
-    video = _dict(metadata.get("video"))
-    model = _str(video.get("model"))
-    return Media(
-        name=_str(metadata.get("name")) or _str(operation.get("name")),
-        media_generation_id=_str(item.get("mediaGenerationId"))
-        or _str(video.get("mediaGenerationId")),
-        video_url=_url(video.get("fifeUrl")),
-        thumbnail_url=_url(video.get("servingBaseUri")),
-        model=model,
-        aspect_ratio=_str(video.get("aspectRatio")),
-        resolution=_resolution(video.get("upsampleResolution")) or _resolution(model),
-        status=_str(item.get("status")),
-        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), None),
-        raw=item,
-    )
-
-
-def _merge(current: Media, legacy: Media) -> Media:
-    return Media(
-        name=current.name or legacy.name,
-        media_generation_id=current.media_generation_id,
-        video_url=current.video_url or legacy.video_url,
-        thumbnail_url=current.thumbnail_url or legacy.thumbnail_url,
-        model=current.model or legacy.model,
-        aspect_ratio=current.aspect_ratio or legacy.aspect_ratio,
-        resolution=current.resolution or legacy.resolution,
-        status=current.status or legacy.status,
-        raw_bytes=current.raw_bytes or legacy.raw_bytes,
-        raw=current.raw,
-    )
-
-
-def _media_failure(media: list[Media], obj: dict[str, Any]) -> str | None:
-    """A readable reason when the server says the media generation failed."""
-    for m in media:
-        if m.status and "FAIL" in m.status.upper():
-            error = _dict(_dict(_dict(m.raw.get("mediaMetadata")).get("mediaStatus")).get("error"))
-            detail = _str(error.get("message")) or _str(obj.get("error"))
-            return f"the server reports the video {m.status}" + (f": {detail}" if detail else "")
-    return None
-
-
-def _is_generation(request: dict[str, Any]) -> bool:
-    return "prompt" in request and "mediaGenerationId" not in request
-
-
-def _resolution(value: Any) -> str | None:
-    """'1080p' or '4K' from a resolution, an upsample enum or an upsampler model name."""
-    text = _str(value)
-    if not text:
-        return None
-    lowered = text.lower()
-    if lowered.endswith("1080p") or lowered == "1080p":
-        return "1080p"
-    if lowered.endswith("4k"):
-        return "4K"
-    return None
-
-
-def _raw_bytes(value: Any, status_code: int | None) -> bytes | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = "".join(value.split())
-    padded = text + "=" * (-len(text) % 4)
-    try:
-        return base64.b64decode(padded, validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    try:  # Google's JSON for bytes may use the URL-safe alphabet.
-        return base64.b64decode(padded, altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ResponseFormatError(
-            "rawBytes is not valid base64", status_code=status_code, snippet=value[:80]
-        ) from exc
-
-
-# -- small readers: a value of the wrong type counts as absent -------------------------
-
-
-def _require_object(body: Any, status_code: int | None, what: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ResponseFormatError(
-            f"expected {what} (a JSON object), got {type(body).__name__}",
-            status_code=status_code,
-            snippet=_snippet(body),
-        )
-    return body
-
-
-def _job_id(obj: dict[str, Any]) -> str | None:
-    return _str(obj.get("jobId")) or _str(obj.get("jobid"))
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _url(value: Any) -> str | None:
-    text = _str(value)
-    return text if text and text.startswith(("http://", "https://")) else None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return round(value)
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return round(number) if math.isfinite(number) else None
-    return None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        # Epoch milliseconds, should a record ever carry numbers instead of ISO strings.
-        try:
-            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    return parse_iso_datetime(value)
-
-
-def _snippet(body: Any) -> str:
-    try:
-        text = body if isinstance(body, str) else json.dumps(body, default=repr)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(type(body))
-    return text[:_SNIPPET_LENGTH]
 
 
 # -- display --------------------------------------------------------------------------
@@ -630,7 +361,7 @@ def _short_repr(obj: object, **fields: Any) -> str:
         if value is None:
             continue
         if isinstance(value, bytes):
-            shown = f"<{_size(len(value))}>"
+            shown = f"<{size_text(len(value))}>"
         elif isinstance(value, str) and len(value) > 72:
             shown = repr(value[:60] + "…")
         else:
@@ -639,42 +370,13 @@ def _short_repr(obj: object, **fields: Any) -> str:
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
-def _size(count: int) -> str:
-    if count >= 1024 * 1024:
-        return f"{count / (1024 * 1024):.1f} MB"
-    if count >= 1024:
-        return f"{count / 1024:.1f} kB"
-    return f"{count} bytes"
-
-
-def video_source(video_url: str | None, raw_bytes: bytes | None) -> str | None:
-    """The ``src`` of a ``<video>``: the escaped URL, else the bytes as a ``data:`` URL when
-    they are small enough to inline; None when there is nothing to play inline."""
-    if video_url:
-        return html.escape(video_url, quote=True)
-    if raw_bytes and len(raw_bytes) <= INLINE_VIDEO_LIMIT:
-        return "data:video/mp4;base64," + base64.b64encode(raw_bytes).decode("ascii")
-    return None
-
-
 def _video_html(result: UpscaleResult | GenerationResult) -> str:
-    caption = html.escape(repr(result))
-    raw_bytes = result.raw_bytes
-    source = video_source(result.video_url, raw_bytes)
-    if source is None and raw_bytes:
-        return (
-            f"<div>{caption}<br>The video ({_size(len(raw_bytes))}) is too large to inline: "
-            "save it with client.download(result, 'out.mp4').</div>"
-        )
-    if source is None:
-        return f"<div>{caption}</div>"
-    poster = (
-        f' poster="{html.escape(result.thumbnail_url, quote=True)}"'
-        if (result.thumbnail_url)
-        else ""
+    player = video_html(
+        video_url=result.video_url,
+        raw_bytes=result.raw_bytes,
+        thumbnail_url=result.thumbnail_url,
     )
     return (
-        f'<figure style="margin:0"><video controls muted playsinline preload="metadata" '
-        f'style="max-width:100%;max-height:480px" src="{source}"{poster}></video>'
-        f'<figcaption style="font-size:smaller">{caption}</figcaption></figure>'
+        f'<figure style="margin:0">{player}'
+        f'<figcaption style="font-size:smaller">{html.escape(repr(result))}</figcaption></figure>'
     )

@@ -1,9 +1,9 @@
 """Every decision the client makes, pure and I/O-free.
 
-What input is valid, whether a failed exchange is sent again and after how long,
-how ``Retry-After`` reads, how often ``wait()`` polls, which account an id belongs
-to. Both clients call these functions; neither makes a decision of its own, so the
-sync and async clients cannot drift apart.
+What input is valid, whether a failed exchange is sent again and after how long
+(``Retry-After`` itself is read in ``times``), how often ``wait()`` polls, which account
+an id belongs to. Both clients call these functions; neither makes a decision of its
+own, so the sync and async clients cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from flowup_nb.api.errors import (
+    AccountReconnectError,
     APIConnectionError,
     APIStatusError,
     CaptchaProviderError,
@@ -32,16 +31,16 @@ from flowup_nb.api.errors import (
 __all__ = [
     "CAPTCHA_PROVIDERS",
     "DEFAULT_BASE_URL",
+    "MAX_SECONDS",
     "PENDING_STATUSES",
     "RESOLUTIONS",
+    "STATS_OPTIONS",
     "PollSchedule",
     "RetryDecision",
     "RetryPolicy",
     "decide_retry",
     "decode_account",
-    "parse_http_date",
-    "parse_iso_datetime",
-    "retry_after_seconds",
+    "looks_like_job_id",
     "validate_base_url",
     "validate_captcha",
     "validate_client_settings",
@@ -50,13 +49,16 @@ __all__ = [
     "validate_prompt",
     "validate_reply",
     "validate_resolution",
+    "validate_seconds",
+    "validate_stats_options",
+    "validate_tags",
     "validate_token",
 ]
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/google-flow"
 RESOLUTIONS = ("1080p", "4K")
 PENDING_STATUSES = frozenset({"created", "started"})
-TERMINAL_STATUSES = frozenset({"completed", "failed"})
+STATS_OPTIONS = ("summary", "executing", "history")  # GET /jobs?options=
 CAPTCHA_PROVIDERS = (
     "CapSolver",
     "AntiCaptcha",
@@ -69,6 +71,10 @@ CAPTCHA_PROVIDERS = (
 CAPTCHA_RETRY_RANGE = (1, 10)
 CAPTCHA_ORDER_MAX = 10
 CAPTCHA_TOKEN_MIN_LENGTH = 20
+# The longest setting in seconds: sockets and thread waits overflow near 9.2e9 s, and no
+# request or job takes decades.
+MAX_SECONDS = 1e9
+_YEAR = 365.25 * 86400
 
 # user:<userId>-email:<hex email>-<kind>:<id>   (kind is video or image)
 _MEDIA_ID = re.compile(
@@ -129,13 +135,20 @@ def validate_base_url(base_url: object) -> str:
 
 
 def validate_client_settings(
-    *, timeout: object, max_retries: object, retry_backoff: object, max_retry_wait: object
+    *,
+    timeout: object,
+    max_retries: object,
+    retry_backoff: object,
+    max_retry_wait: object,
+    upscale_timeout: object = None,
 ) -> None:
-    _require_number("timeout", timeout, positive=True)
+    validate_seconds("timeout", timeout, positive=True)
+    if upscale_timeout is not None:
+        validate_seconds("upscale_timeout", upscale_timeout, positive=True)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise InputError(f"max_retries must be an integer >= 0, got {_brief(max_retries)}")
-    _require_number("retry_backoff", retry_backoff, positive=False)
-    _require_number("max_retry_wait", max_retry_wait, positive=False)
+    validate_seconds("retry_backoff", retry_backoff, positive=False)
+    validate_seconds("max_retry_wait", max_retry_wait, positive=False)
 
 
 def validate_media_generation_id(value: object) -> str:
@@ -187,8 +200,8 @@ def validate_media_generation_id(value: object) -> str:
 
 
 def validate_resolution(value: object) -> str:
-    if value in RESOLUTIONS:
-        return value  # type: ignore[return-value]
+    if isinstance(value, str) and value in RESOLUTIONS:
+        return value
     if isinstance(value, str):
         text = value.strip()
         hint = text if text in RESOLUTIONS else _RESOLUTION_HINTS.get(text.lower())
@@ -302,6 +315,34 @@ def validate_job_id(value: object) -> str:
     return job_id
 
 
+def looks_like_job_id(value: object) -> bool:
+    """``j<digits>...-``: the shape of the service's job ids (the publisher's scripts save
+    them), as opposed to a mediaGenerationId."""
+    return isinstance(value, str) and _JOB_ID_HINT.match(value.strip()) is not None
+
+
+def validate_stats_options(value: object) -> str:
+    """``options`` of ``GET /jobs``: one of :data:`STATS_OPTIONS`."""
+    if isinstance(value, str) and value in STATS_OPTIONS:
+        return value
+    hint = value.strip().lower() if isinstance(value, str) else None
+    close = f" (did you mean {hint!r}?)" if hint in STATS_OPTIONS else ""
+    raise InputError(
+        f"options must be one of {', '.join(repr(o) for o in STATS_OPTIONS)}, got "
+        f"{_brief(value)}{close}: 'summary' gives the counters per account, 'executing' "
+        "adds the jobs running now, 'history' the 10 most recent finished ones"
+    )
+
+
+def validate_tags(tags: object) -> tuple[str, ...]:
+    """Labels for ledger rows: a list of strings (a lone string is refused)."""
+    if isinstance(tags, Iterable) and not isinstance(tags, str | bytes):
+        labels = tuple(tags)
+        if all(isinstance(tag, str) for tag in labels):
+            return labels
+    raise InputError(f"tags must be a list of strings, e.g. ['exp-3'], got {_brief(tags)}")
+
+
 def validate_reply(reply_url: object, reply_ref: object) -> dict[str, str]:
     fields: dict[str, str] = {}
     if reply_url is not None:
@@ -326,16 +367,25 @@ def validate_prompt(prompt: object) -> str:
     return prompt
 
 
-def validate_wait_timeout(timeout: object) -> float:
-    return _require_number("timeout", timeout, positive=True)
+def validate_wait_timeout(timeout: object, name: str = "timeout") -> float:
+    return validate_seconds(name, timeout, positive=True)
 
 
-def _require_number(name: str, value: object, *, positive: bool) -> float:
+def validate_seconds(name: str, value: object, *, positive: bool) -> float:
+    """A setting in seconds: a finite number (> 0 when ``positive``, else >= 0) of at most
+    :data:`MAX_SECONDS`. An infinite one would be accepted by Python and then refused by
+    the socket layer with an OverflowError, after the request was sent."""
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise InputError(f"{name} must be a number of seconds, got {_brief(value)}")
     if value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
         raise InputError(f"{name} must be {bound} seconds, got {_brief(value)}")
+    if value > MAX_SECONDS:
+        raise InputError(
+            f"{name} must be a finite number of seconds, at most {MAX_SECONDS:.0e} (about "
+            f"{MAX_SECONDS / _YEAR:.0f} years), got {_brief(value)}: pass e.g. 3600 for an "
+            "hour; to wait longer for a job, call wait() again (it is not lost)"
+        )
     return float(value)
 
 
@@ -366,58 +416,6 @@ def decode_account(media_generation_id: object) -> str | None:
     return email if "@" in email and email.isprintable() else None
 
 
-# -- Retry-After ---------------------------------------------------------------------
-
-
-def parse_iso_datetime(value: object) -> datetime | None:
-    """An ISO 8601 time as a tz-aware datetime (naive means UTC); None if unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def retry_after_seconds(
-    header: str | None, body_retry_after: str | None, *, now: datetime
-) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or ``retryAfter`` (ISO).
-
-    The header wins: it is relative, so it does not depend on our clock agreeing with the
-    server's. A time in the past means 0. Unreadable values are ignored (None).
-    """
-    if header is not None and header.strip():
-        text = header.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            when = parse_http_date(text)
-            if when is not None:
-                return max(0.0, (when - now).total_seconds())
-        else:
-            if math.isfinite(seconds):
-                return max(0.0, seconds)
-    when = parse_iso_datetime(body_retry_after)
-    if when is not None:
-        return max(0.0, (when - now).total_seconds())
-    return None
-
-
 # -- retries -------------------------------------------------------------------------
 
 
@@ -431,7 +429,7 @@ class RetryPolicy:
 
     def backoff_delay(self, retry_number: int, jitter: float) -> float:
         """Exponential backoff from ``backoff``; ``jitter`` in [0, 1) spreads it to [1x, 2x)."""
-        delay = self.backoff * (2**retry_number) * (1.0 + min(max(jitter, 0.0), 1.0))
+        delay = self.backoff * (2.0**retry_number) * (1.0 + min(max(jitter, 0.0), 1.0))
         return min(delay, max(self.max_retry_wait, self.backoff))
 
 
@@ -471,6 +469,8 @@ def _retry_for(
     if isinstance(error, APIStatusError):
         if isinstance(error, CaptchaProviderError):
             return RetryDecision(False, why="the captcha provider failed: retrying burns attempts")
+        if isinstance(error, AccountReconnectError):
+            return RetryDecision(False, why="the account must be reconnected by its owner")
         # A 429 or a transient 503 means the server did not run the request, so even a
         # generation may be sent again.
         if isinstance(error, RateLimitError) or error.status_code == 503:
@@ -508,7 +508,7 @@ class PollSchedule:
 
     def __post_init__(self) -> None:
         for name in ("first", "maximum"):
-            _require_number(f"poll schedule {name}", getattr(self, name), positive=True)
+            validate_seconds(f"poll schedule {name}", getattr(self, name), positive=True)
         if isinstance(self.factor, bool) or not isinstance(self.factor, int | float):
             raise InputError(f"poll schedule factor must be a number >= 1, got {self.factor!r}")
         if self.factor < 1:
@@ -522,7 +522,7 @@ class PollSchedule:
 
     def scaled(self, scale: float) -> PollSchedule:
         """The same shape on a faster (or slower) clock, e.g. the simulator's."""
-        _require_number("scale", scale, positive=True)
+        validate_seconds("scale", scale, positive=True)
         return PollSchedule(self.first * scale, self.factor, self.maximum * scale)
 
     @classmethod

@@ -1,31 +1,42 @@
 """Many upscales at once: bounded concurrency, polite to the API's limits, resumable.
 
 ``client.upscale_many(ids, ...)`` and ``client.resume()`` (both clients) delegate here.
-The pieces: ``items`` (inputs, deduplicated), ``scheduler`` (pure admission control),
-``reactions`` (pure: what an error means for the batch), ``polling`` (pure: when to
-poll, learnt from finished jobs), ``driver`` (the async I/O loop), ``history`` (what the
-ledger says was done or left running) and ``table`` (the DataFrame answer).
+The batch sees the client only through ``api.calls.UpscaleCalls`` and waits with the
+client's own wait engine (``api.waiting``), whose poll plan learns from every finished
+job. The pieces: ``items`` (inputs, deduplicated), ``scheduler`` (pure admission
+control), ``reactions`` (pure: what an error means for the batch), ``driver`` (the async
+I/O loop), ``history`` (what the ledger says was done or left running), ``orphans``
+(submissions whose 201 was lost, found again by their replyRef), ``interrupted`` (sync
+upscales a KeyboardInterrupt or a cancellation ended, found again by their video) and
+``table`` (the DataFrame answer).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flowup_nb.api.calls import UpscaleCalls, awaitable
 from flowup_nb.api.errors import InputError
-from flowup_nb.batch.calls import calls_for
+from flowup_nb.api.waiting import DeliveryWaiter
 from flowup_nb.batch.driver import BatchRun
-from flowup_nb.batch.history import RESUME_WINDOW, apply_history, unfinished_items
+from flowup_nb.batch.history import (
+    RESUME_WINDOW,
+    apply_history,
+    intent_items,
+    unfinished_items,
+)
+from flowup_nb.batch.interrupted import adopt_interrupted, interrupted_items
 from flowup_nb.batch.items import BatchItem, make_items
 from flowup_nb.batch.options import BatchOptions
+from flowup_nb.batch.orphans import adopt_orphans, attach_intents, creation_grace
 from flowup_nb.batch.table import COLUMNS, to_frame
+from flowup_nb.ledger.job_history import InterruptedUpscale, open_intents
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from flowup_nb.api.client import AsyncFlowClient, FlowClient
-    from flowup_nb.webhooks import WebhookReceiver
 
 __all__ = [
     "COLUMNS",
@@ -41,15 +52,16 @@ _SPARE_WORKERS = 4
 
 
 async def upscale_many_async(
-    client: FlowClient | AsyncFlowClient,
+    client: object,
     ids: Iterable[str | tuple[str, str]],
     resolution: str = "1080p",
     *,
     concurrency: int = 4,
     per_account: int | Mapping[str, int] | None = None,
     mode: str = "async",
-    webhook: WebhookReceiver | bool | None = None,
+    webhook: DeliveryWaiter | bool | None = None,  # a fu.WebhookReceiver (checked)
     retries: int = 2,
+    transient_retries: int = 0,
     max_pause: float = 3600.0,
     no_eligible: str = "wait",
     timeout: float = 900.0,
@@ -61,7 +73,8 @@ async def upscale_many_async(
 ) -> pd.DataFrame:
     """Upscale every video of ``ids``; one DataFrame row per distinct (id, resolution).
 
-    See :meth:`flowup_nb.FlowClient.upscale_many` for the parameters.
+    ``client``: a FlowClient or AsyncFlowClient. See
+    :meth:`flowup_nb.FlowClient.upscale_many` for the parameters.
     """
     options = BatchOptions(
         concurrency=concurrency,
@@ -69,6 +82,7 @@ async def upscale_many_async(
         mode=mode,
         webhook=webhook,
         retries=retries,
+        transient_retries=transient_retries,
         max_pause=max_pause,
         no_eligible=no_eligible,
         timeout=timeout,
@@ -77,44 +91,66 @@ async def upscale_many_async(
         captcha=BatchOptions.captcha_fields(captcha_retry, captcha_order, captcha_token),
     )
     items = make_items(ids, resolution)
-    ledger = getattr(client, "ledger", None)
-    path = _ledger_path(ledger)
+    calls = awaitable(client, workers=concurrency + _SPARE_WORKERS)
+    path = _ledger_path(calls.ledger)
     if skip_done and path is not None:
         apply_history(items, path)
-    return await _run(client, items, options, ledger, resume_only=False, description="upscale")
+        intents = open_intents(path, since=time.time() - RESUME_WINDOW)
+        await _adopt(client, calls, attach_intents(items, intents), path)
+        pairs = interrupted_items(path, RESUME_WINDOW, items, add=False)
+        await _adopt_interrupted(client, calls, pairs, path)
+    return await _run(client, calls, items, options, resume_only=False, description="upscale")
 
 
 async def resume_async(
-    client: FlowClient | AsyncFlowClient,
+    client: object,
     *,
     within: float = RESUME_WINDOW,
     timeout: float = 900.0,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Wait for every upscale job the ledger shows submitted in the last ``within``
-    seconds and never finished (a crash, a kernel restart); nothing is resubmitted."""
-    ledger = getattr(client, "ledger", None)
-    path = _ledger_path(ledger)
+    seconds and never finished (a crash, a kernel restart), and for the jobs of
+    submissions whose 201 the ledger never got, found again by their replyRef (origin
+    "adopted"). Only a video whose job cannot be found is submitted again (origin
+    "resubmitted"): see ``batch/orphans.py``."""
+    calls = awaitable(client, workers=BatchOptions.concurrency + _SPARE_WORKERS)
+    path = _ledger_path(calls.ledger)
     if path is None:
+        _release(client, calls)
         raise InputError(
             "resume() reads the ledger, and this client records to none: create it with "
             "ledger=fu.Ledger() (fu.connect() attaches the default ledger)"
         )
     if isinstance(within, bool) or not isinstance(within, int | float) or within <= 0:
+        _release(client, calls)
         raise InputError(f"within must be a number of seconds > 0, got {within!r}")
     options = BatchOptions(timeout=timeout, progress=progress, retries=0)
     items = unfinished_items(path, within)
-    return await _run(client, items, options, ledger, resume_only=True, description="resume")
+    orphans, intents = intent_items(path, within, besides=items)
+    await _adopt(client, calls, attach_intents(orphans, intents), path)
+    pairs = interrupted_items(path, within, items + orphans, add=True)
+    await _adopt_interrupted(client, calls, pairs, path)
+    known = {id(item) for item in items + orphans}
+    interrupted = [item for item, _ in pairs if id(item) not in known]
+    return await _run(
+        client,
+        calls,
+        items + orphans + interrupted,
+        options,
+        resume_only=True,
+        description="resume",
+    )
 
 
-def upscale_many(client: FlowClient | AsyncFlowClient, *args: Any, **kwargs: Any) -> pd.DataFrame:
+def upscale_many(client: object, *args: Any, **kwargs: Any) -> pd.DataFrame:
     """:func:`upscale_many_async` from blocking code (also inside a running kernel loop)."""
     from flowup_nb.runloop import run_sync
 
     return run_sync(upscale_many_async(client, *args, **kwargs))
 
 
-def resume(client: FlowClient | AsyncFlowClient, **kwargs: Any) -> pd.DataFrame:
+def resume(client: object, **kwargs: Any) -> pd.DataFrame:
     """:func:`resume_async` from blocking code (also inside a running kernel loop)."""
     from flowup_nb.runloop import run_sync
 
@@ -122,28 +158,59 @@ def resume(client: FlowClient | AsyncFlowClient, **kwargs: Any) -> pd.DataFrame:
 
 
 async def _run(
-    client: FlowClient | AsyncFlowClient,
+    client: object,
+    calls: UpscaleCalls,
     items: list[BatchItem],
     options: BatchOptions,
-    ledger: object,
     *,
     resume_only: bool,
     description: str,
 ) -> pd.DataFrame:
-    calls = calls_for(client, options.concurrency + _SPARE_WORKERS)
     try:
         run = BatchRun(
             calls,
             items,
             options,
-            record=getattr(ledger, "record", None),
+            record=getattr(calls.ledger, "record", None),
             resume_only=resume_only,
             description=description,
         )
         await run.run()
     finally:
-        calls.close()
+        _release(client, calls)
     return to_frame(items)
+
+
+async def _adopt(
+    client: object, calls: UpscaleCalls, items: list[BatchItem], path: os.PathLike[str] | str
+) -> None:
+    if not items:
+        return
+    try:
+        await adopt_orphans(calls, items, path, grace=creation_grace(calls.poll_plan))
+    except BaseException:
+        _release(client, calls)
+        raise
+
+
+async def _adopt_interrupted(
+    client: object,
+    calls: UpscaleCalls,
+    pairs: list[tuple[BatchItem, InterruptedUpscale]],
+    path: os.PathLike[str] | str,
+) -> None:
+    if not pairs:
+        return
+    try:
+        await adopt_interrupted(calls, pairs, path, grace=creation_grace(calls.poll_plan))
+    except BaseException:
+        _release(client, calls)
+        raise
+
+
+def _release(client: object, calls: UpscaleCalls) -> None:
+    if calls is not client:  # an adapter made here; one the caller passed is theirs
+        calls.close()
 
 
 def _ledger_path(ledger: object) -> os.PathLike[str] | str | None:

@@ -1,37 +1,27 @@
 """The async driver of a batch: thin I/O around the scheduler, the reactions and the
-poll plan. One task per item in flight; the main loop admits items as slots free up,
-pauses end, or retries come due.
+client's wait engine. One task per item in flight; the main loop admits items as slots
+free up, pauses end, or retries come due.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from flowup_nb.api.errors import (
-    AuthenticationError,
-    FlowError,
-    JobFailedError,
-    JobTimeoutError,
-    NotFoundError,
-    RateLimitError,
-    ResponseFormatError,
-)
+from flowup_nb.api.calls import UpscaleCalls
+from flowup_nb.api.errors import FlowError, JobFailedError, NotFoundError, ResponseFormatError
+from flowup_nb.api.exchange import intent_exchange
 from flowup_nb.api.models import Job, UpscaleResult
 from flowup_nb.api.policy import PollSchedule
-from flowup_nb.batch.accounts import (
-    UNKNOWN_TIER_CONCURRENCY,
-    account_limits,
-    refusal,
-    survey,
-)
-from flowup_nb.batch.calls import BatchCalls
+from flowup_nb.api.waiting import drive_async, wait_steps
 from flowup_nb.batch.items import BatchItem
 from flowup_nb.batch.options import BatchOptions
-from flowup_nb.batch.polling import DurationBook, job_duration
+from flowup_nb.batch.planning import plan_batch
 from flowup_nb.batch.progress import Progress
 from flowup_nb.batch.reactions import react
 from flowup_nb.batch.scheduler import Scheduler
@@ -44,6 +34,17 @@ log = logging.getLogger("flowup_nb.batch")
 # The docs advise 5-10 s before retrying a transient failure; on a faster clock (the
 # simulator's, seen through the client's poll schedule) proportionally less.
 _RETRY_BACKOFF = 5.0
+# Items whose job came from an earlier run: if the server no longer knows it, submit anew.
+_FOUND_AGAIN = ("resumed", "adopted")
+
+
+class WaitEnded(Exception):
+    """A wait that ended without the job's outcome (a poll failed after the client's own
+    retries, or the deadline passed): the job may still run, so it is not resubmitted."""
+
+    def __init__(self, error: FlowError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class BatchRun:
@@ -51,7 +52,7 @@ class BatchRun:
 
     def __init__(
         self,
-        calls: BatchCalls,
+        calls: UpscaleCalls,
         items: Sequence[BatchItem],
         options: BatchOptions,
         *,
@@ -65,9 +66,8 @@ class BatchRun:
         self.record = record if callable(record) else None
         self.resume_only = resume_only
         self.description = description
-        schedule = calls.poll_schedule
-        self.book = DurationBook(schedule)
-        self.backoff = _RETRY_BACKOFF * schedule.first / PollSchedule().first
+        self.plan = calls.poll_plan
+        self.backoff = _RETRY_BACKOFF * self.plan.fallback.first / PollSchedule().first
         self.receiver: WebhookReceiver | None = None
         self._own_receiver = False
         self._issued: list[str] = []
@@ -82,40 +82,21 @@ class BatchRun:
     # -- the main loop ------------------------------------------------------------------
 
     async def run(self) -> list[BatchItem]:
-        options = self.options
-        queued = [item for item in self.items if item.status == "queued"]
-        infos = {}
-        if queued and self._needs_survey(queued):
-            infos = await survey(self.calls, (item.account for item in queued))
-        now = time.monotonic()
-        for item in queued:
-            error = refusal(item, infos.get(item.account or ""))
-            if error is not None:
-                item.status, item.error, item.finished_at = "failed", error, now
-        default_limit = (
-            options.per_account if isinstance(options.per_account, int) else None
-        ) or UNKNOWN_TIER_CONCURRENCY
-        limits = account_limits(infos, options.per_account)
-        if isinstance(options.per_account, Mapping):  # also accounts not looked up
-            limits.update(options.per_account)
-        scheduler = self.scheduler = Scheduler(
-            self.items,
-            concurrency=options.concurrency,
-            limits=limits,
-            default_limit=default_limit,
-            retries=options.retries,
+        scheduler = self.scheduler = await plan_batch(
+            self.calls, self.items, self.options, resume_only=self.resume_only
         )
         progress = Progress(
-            options.progress and bool(self.items), len(self.items), self.description
+            self.options.progress and bool(self.items), len(self.items), self.description
         )
         try:
-            if options.webhook is True and not self.resume_only:
+            webhook = self.options.webhook
+            if webhook is True and not self.resume_only:
                 self.receiver, self._own_receiver = WebhookReceiver(), True
-            elif isinstance(options.webhook, WebhookReceiver) and not self.resume_only:
-                self.receiver = options.webhook
+            elif isinstance(webhook, WebhookReceiver) and not self.resume_only:
+                self.receiver = webhook
             for item in self.items:
                 if item.status == "running":  # adopted: a job that already runs
-                    item.started_at = item.started_at or now
+                    item.started_at = item.started_at or time.monotonic()
                     self._spawn(item)
             while True:
                 now = time.monotonic()
@@ -143,38 +124,28 @@ class BatchRun:
                 )
             raise
         finally:
-            await self._cancel_tasks()
-            if self._submitting:
-                await asyncio.wait(set(self._submitting))
-            progress.close()
-            if self.receiver is not None:
-                for reply_ref in self._issued:
-                    self.receiver.forget(reply_ref)
-                if self._own_receiver:
-                    self.receiver.close()
+            await self._wind_down(progress)
         return self.items
-
-    def _needs_survey(self, queued: Sequence[BatchItem]) -> bool:
-        if self.resume_only:
-            return False
-        per_account = self.options.per_account
-        if any(item.resolution == "4K" for item in queued) or per_account is None:
-            return True
-        if isinstance(per_account, int):
-            return False
-        return any(item.account not in per_account for item in queued)
 
     def _spawn(self, item: BatchItem) -> None:
         task = asyncio.get_running_loop().create_task(self._run_item(item))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _cancel_tasks(self) -> None:
+    async def _wind_down(self, progress: Progress) -> None:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._submitting:
+            await asyncio.wait(set(self._submitting))
+        progress.close()
+        if self.receiver is not None:
+            for reply_ref in self._issued:
+                self.receiver.forget(reply_ref)
+            if self._own_receiver:
+                self.receiver.close()
 
     # -- one item -------------------------------------------------------------------------
 
@@ -183,6 +154,8 @@ class BatchRun:
         assert scheduler is not None
         try:
             result = await self._attempt(item)
+        except WaitEnded as ended:
+            scheduler.fail(item, ended.error, time.monotonic())
         except FlowError as error:
             now = time.monotonic()
             if self.resume_only:
@@ -217,8 +190,9 @@ class BatchRun:
         job = await self._submit(item) if item.job_id is None else None
         try:
             return await self._await_job(item, job)
-        except NotFoundError:
-            if item.origin != "resumed" or self.resume_only:
+        except WaitEnded as ended:
+            gone = isinstance(ended.error, NotFoundError) and item.origin in _FOUND_AGAIN
+            if self.resume_only or not gone:
                 raise
         # A job found in the ledger that the server no longer knows: submit it afresh.
         item.origin, item.job_id = "new", None
@@ -233,19 +207,39 @@ class BatchRun:
             item.reply_ref = reply["reply_ref"]
             self._issued.append(item.reply_ref)
             options.update(reply)
+        else:
+            # Webhooks or not, every submission carries its own replyRef: the job's record
+            # echoes it, so a job whose 201 is lost can be found again (batch/orphans.py).
+            item.reply_ref = f"flowup-{secrets.token_hex(12)}"
+            options["reply_ref"] = item.reply_ref
+        self._write_intent(item, item.reply_ref)
         item.submissions += 1
         submitting = asyncio.ensure_future(
-            self.calls.submit(item.source_id, item.resolution, **options)
+            self.calls.submit_upscale(item.source_id, item.resolution, **options)
         )
         self._submitting.add(submitting)
         submitting.add_done_callback(self._settled)
         job = await asyncio.shield(submitting)
         item.job_id = job.job_id
-        item.extra["submitted_at"] = time.monotonic()
-        item.extra["job_polls"] = 0
         if self.receiver is not None and item.reply_ref is not None:
             self.receiver.bind(item.reply_ref, job.job_id)
         return job
+
+    def _write_intent(self, item: BatchItem, reply_ref: str) -> None:
+        """The intent row, before the request leaves: what is about to be sent."""
+        if self.record is None:
+            return
+        intent = intent_exchange(
+            session_id=self.calls.session_id,
+            tags=self.calls.tags,
+            source_id=item.source_id,
+            resolution=item.resolution,
+            reply_ref=reply_ref,
+        )
+        try:
+            self.record(intent)
+        except Exception as exc:  # the submission must not fail because a ledger did
+            log.warning("could not record the intent of %s: %s", item.key, exc)
 
     def _settled(self, submitting: asyncio.Future[Job]) -> None:
         self._submitting.discard(submitting)
@@ -253,73 +247,38 @@ class BatchRun:
             submitting.exception()  # retrieved: an interrupted batch has nobody awaiting it
 
     async def _await_job(self, item: BatchItem, job: Job | None) -> UpscaleResult:
-        """Wait for the job by webhook or by polls on the learnt plan; its result."""
-        timeout = self.options.timeout
-        deadline = time.monotonic() + timeout
-        item.extra.setdefault("submitted_at", time.monotonic())
-        item.extra.setdefault("job_polls", 0)
+        """Wait for the job by webhook or by polls on the client's learnt plan."""
         job_id = item.job_id
         assert job_id is not None
         receiver = self.receiver if item.reply_ref is not None else None
+
+        async def poll() -> Job:
+            item.polls += 1
+            return await self.calls.get_job(job_id)
+
+        steps = wait_steps(
+            job_id,
+            timeout=self.options.timeout,
+            plan=self.plan,
+            initial=job,
+            resolution=item.resolution,
+            listening=receiver is not None and not receiver.closed,
+            grace=receiver.grace if receiver is not None else 30.0,
+        )
+        listen = None if receiver is None else functools.partial(receiver.wait_async, job_id)
         try:
-            while job is None or job.pending:
-                now = time.monotonic()
-                if now >= deadline:
-                    raise JobTimeoutError(job_id, timeout, job)
-                if receiver is not None and not receiver.closed and job is not None:
-                    heard = max(
-                        receiver.last_heard(job_id) or 0.0,
-                        item.extra.get("polled_at", 0.0),
-                        item.extra["submitted_at"],
-                    )
-                    quiet_until = heard + self.book.silence_allowed(item.resolution, receiver.grace)
-                    if now < quiet_until:
-                        news = await receiver.wait_async(
-                            job_id, job.status, min(quiet_until, deadline) - now
-                        )
-                        if news is not None:
-                            job = news
-                        continue
-                elif job is not None:  # polling (also when the receiver was closed)
-                    elapsed = now - item.extra["submitted_at"]
-                    delay = self.book.next_poll(item.resolution, elapsed, item.extra["job_polls"])
-                    await asyncio.sleep(min(delay, max(deadline - now, 0.0)))
-                job = await self._poll(item, job)
+            result = await drive_async(steps, get_job=poll, listen=listen)
+        except JobFailedError:
+            raise  # the job ended: a new submission may succeed
+        except FlowError as error:
+            raise WaitEnded(error) from error
         finally:
             if receiver is not None:
                 item.webhooks += receiver.deliveries(job_id)
-        self.book.observe(item.resolution, job_duration(job.created, job.updated))
-        if job.status == "failed":
-            raise JobFailedError(job)
-        if isinstance(job.result, UpscaleResult):
-            return job.result
-        raise ResponseFormatError(
-            f"job {job_id} is {job.status!r} without an upscaled video in its record",
-            snippet=str(job.raw)[:200],
-        )
-
-    async def _poll(self, item: BatchItem, known: Job | None) -> Job | None:
-        """One poll; on a passing failure, what was known (the plan polls again later)."""
-        assert item.job_id is not None
-        item.polls += 1
-        item.extra["job_polls"] += 1
-        first = known is None
-        try:
-            job = await self.calls.get_job(item.job_id)
-        except (NotFoundError, AuthenticationError):
-            raise
-        except RateLimitError as exc:
-            await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self.backoff)
-            return known
-        except FlowError as exc:
-            log.debug("poll of job %s failed (%s); polling again later", item.job_id, exc)
-            if first:
-                await asyncio.sleep(self.book.fallback.delay(item.extra["job_polls"]))
-            return known
-        finally:
-            item.extra["polled_at"] = time.monotonic()
-        if first and job.created is not None:
-            # A job found in the ledger: time it from its creation on the server.
-            age = max(0.0, time.time() - job.created.timestamp())
-            item.extra["submitted_at"] = time.monotonic() - age
-        return job
+        if not isinstance(result, UpscaleResult):
+            raise WaitEnded(
+                ResponseFormatError(
+                    f"job {job_id} completed without an upscaled video in its record"
+                )
+            )
+        return result

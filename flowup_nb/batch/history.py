@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 
 from flowup_nb.batch.items import BatchItem
-from flowup_nb.ledger.job_history import done_upscales, open_upscales
+from flowup_nb.ledger.job_history import OpenIntent, done_upscales, open_intents, open_upscales
 
-__all__ = ["RESUME_WINDOW", "apply_history", "unfinished_items"]
+__all__ = ["RESUME_WINDOW", "apply_history", "intent_items", "unfinished_items"]
 
 # Jobs submitted longer ago than this are not waited for: the service's jobs take
 # minutes, and how long it keeps their records is undocumented.
@@ -54,3 +54,26 @@ def unfinished_items(path: str | os.PathLike[str], within: float) -> list[BatchI
         )
         items.append(item)
     return items
+
+
+def intent_items(
+    path: str | os.PathLike[str], within: float, *, besides: Sequence[BatchItem]
+) -> tuple[list[BatchItem], list[OpenIntent]]:
+    """One queued item per video with open intents written in the last ``within``
+    seconds (a submission whose 201 the ledger never got), unless ``besides`` has it or
+    the ledger shows it upscaled since; and those intents, for ``resume()``."""
+    intents = open_intents(path, since=time.time() - within)
+    taken = {item.key for item in besides}
+    accounts: dict[tuple[str, str], str | None] = {}
+    for intent in intents:
+        if intent.source_id and intent.resolution:
+            key = (intent.source_id, intent.resolution)
+            if key not in taken:
+                accounts.setdefault(key, intent.account)
+    done = done_upscales(path, accounts)
+    items: list[BatchItem] = []
+    for (source, resolution), account in accounts.items():
+        if (source, resolution) not in done:
+            position = len(besides) + len(items)
+            items.append(BatchItem(source, resolution, account, position))
+    return items, intents

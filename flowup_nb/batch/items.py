@@ -18,7 +18,9 @@ from flowup_nb.api.models import UpscaleResult
 __all__ = ["BatchItem", "Origin", "Status", "make_items"]
 
 # How an item came to be in the batch's answer.
-Origin = str  # "new" (submitted now) | "resumed" (a job already running) | "ledger" (done before)
+# "new" (submitted now) | "resumed" (a job already running) | "ledger" (done before) |
+# "adopted" (a job whose 201 was lost, found again) | "resubmitted" (its job could not be)
+Origin = str
 # queued -> running -> done | failed
 Status = str
 
@@ -39,8 +41,9 @@ class BatchItem:
     reply_ref: str | None = None
     not_before: float = 0.0  # monotonic time before which it may not be (re)submitted
     submissions: int = 0
-    retries_used: int = 0
-    requeues: int = 0  # times an account pause sent it back to the queue
+    retries_used: int = 0  # resends after a rejected captcha, a failed job or a pause
+    resends_used: int = 0  # rounds after an error the client had already retried
+    requeues: int = 0  # times a pause sent it back to the queue
     polls: int = 0
     webhooks: int = 0
     started_at: float | None = None  # monotonic, first submission (or adoption)

@@ -23,6 +23,10 @@ class BatchOptions:
     mode: str = "async"
     webhook: Any = None  # a WebhookReceiver, True (a temporary one), or None/False
     retries: int = 2
+    # Rounds of the client's own retries after a transient error (503, 5xx, a lost
+    # connection, a 429 the client waited out): each may send the upscale 1 + max_retries
+    # times more, and every send starts a paid captcha solve on the real service.
+    transient_retries: int = 0
     max_pause: float = 3600.0
     no_eligible: str = "wait"
     timeout: float = 900.0
@@ -51,8 +55,8 @@ class BatchOptions:
                     "webhook must be a fu.WebhookReceiver, True (a temporary one on "
                     f"loopback) or None, got {type(self.webhook).__name__}"
                 )
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise InputError(f"retries must be an integer >= 0, got {self.retries!r}")
+        _count("retries", self.retries)
+        _count("transient_retries", self.transient_retries)
         _seconds("max_pause", self.max_pause, allow_zero=True)
         _seconds("timeout", self.timeout, allow_zero=False)
         if self.no_eligible not in NO_ELIGIBLE_POLICIES:
@@ -73,6 +77,11 @@ class BatchOptions:
             "captcha_token": captcha_token,
         }
         return {name: value for name, value in given.items() if value is not None}
+
+
+def _count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {value!r}")
 
 
 def _positive_int(name: str, value: object) -> None:

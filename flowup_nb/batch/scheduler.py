@@ -3,7 +3,8 @@
 Every method takes ``now`` (monotonic seconds) from its caller, so tests can drive it
 with made-up times. It enforces the global concurrency, each account's limit, pauses
 (of one account, one model on one account, or everything) and stops, and keeps the
-retry budget of every item.
+two resend budgets of every item: ``retries`` (after a rejected captcha, a failed job or
+a pause) and ``transient_retries`` (after an error the client already retried).
 
 A slot is held from submission until the job ends: the server counts running jobs
 against the account's concurrency, not requests in flight.
@@ -21,10 +22,6 @@ from flowup_nb.batch.items import BatchItem
 from flowup_nb.batch.reactions import Reaction
 
 __all__ = ["Counts", "Scheduler"]
-
-# An item sent back to the queue by pauses this often ends with the last error: a
-# server that throttles forever must not keep a batch alive forever.
-MAX_REQUEUES = 20
 
 ALL = "*"
 
@@ -58,7 +55,7 @@ class Scheduler:
         limits: Mapping[str | None, int] | None = None,
         default_limit: int | None = None,
         retries: int = 2,
-        max_requeues: int = MAX_REQUEUES,
+        transient_retries: int = 0,
     ) -> None:
         self.items = list(items)
         self.concurrency = concurrency
@@ -66,7 +63,7 @@ class Scheduler:
         self._default = default_limit if default_limit is not None else concurrency
         self._limit: dict[str | None, int] = {}
         self.retries = retries
-        self.max_requeues = max_requeues
+        self.transient_retries = transient_retries
         self._queue: list[BatchItem] = sorted(
             (i for i in self.items if i.status == "queued"), key=lambda i: i.position
         )
@@ -85,10 +82,6 @@ class Scheduler:
 
     def limit(self, account: str | None) -> int:
         return self._limit.get(account, self.ceiling(account))
-
-    def set_ceiling(self, account: str | None, limit: int) -> None:
-        self._ceiling[account] = max(1, limit)
-        self._limit.pop(account, None)
 
     # -- admission ----------------------------------------------------------------------
 
@@ -110,13 +103,6 @@ class Scheduler:
                 kept.append(item)
         self._queue = kept
         return admitted
-
-    def adopt(self, item: BatchItem) -> None:
-        """A job that already runs (found in the ledger): it holds a slot whatever the limits."""
-        if item in self._queue:
-            self._queue.remove(item)
-        item.status = "running"
-        self._take(item)
 
     def next_wake(self, now: float) -> float | None:
         """The earliest future time at which a queued item could become admissible."""
@@ -158,15 +144,23 @@ class Scheduler:
         if action == "pause":
             self._paused[scope] = max(self._paused.get(scope, 0.0), now + reaction.delay)
             item.requeues += 1
-            if item.requeues > self.max_requeues:
-                self.fail(item, error, now)
-                return [item]
-            return self._requeue(item, error, now, not_before=now)
-        if action == "retry" and (not reaction.budget or item.retries_used < self.retries):
-            item.retries_used += int(reaction.budget)
-            return self._requeue(item, error, now, not_before=now + reaction.delay)
+        if action in ("pause", "retry") and self._spend(item, reaction.client_retried):
+            delay = reaction.delay if action == "retry" else 0.0
+            return self._requeue(item, error, now, not_before=now + delay)
         self.fail(item, error, now)
         return [item]
+
+    def _spend(self, item: BatchItem, client_retried: bool) -> bool:
+        """Use one resend of the item's budget for this cause; False when none is left."""
+        if client_retried:
+            if item.resends_used >= self.transient_retries:
+                return False
+            item.resends_used += 1
+            return True
+        if item.retries_used >= self.retries:
+            return False
+        item.retries_used += 1
+        return True
 
     # -- state ----------------------------------------------------------------------------
 
@@ -177,9 +171,6 @@ class Scheduler:
     @property
     def finished(self) -> bool:
         return not self._queue and self._in_flight == 0
-
-    def paused_until(self, scope: object) -> float | None:
-        return self._paused.get(scope)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from flowup_nb.api.prices import upscale_price
 from flowup_nb.batch.items import BatchItem
-from flowup_nb.ledger.prices import upscale_price
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,12 +18,14 @@ COLUMNS = (
     "resolution",
     "account",
     "status",  # done | failed
-    "origin",  # new (submitted now) | resumed (was running) | ledger (done before)
+    # new (submitted now) | resumed (was running) | ledger (done before) | adopted (its
+    # 201 was lost; found again) | resubmitted (its 201 was lost and its job not found)
+    "origin",
     "job_id",
     "result_id",  # mediaGenerationId of the upscaled video
     "video_url",
     "cached",
-    "credits",  # charged for it in this run (price list: 4K 50 unless cached)
+    "credits",  # charged for it in this run (by the price list; 0 when cached)
     "duration_s",  # first submission (or adoption) to the end, this run
     "submissions",
     "polls",
@@ -35,7 +37,7 @@ COLUMNS = (
 
 _CATEGORIES = {
     "status": ("done", "failed"),
-    "origin": ("new", "resumed", "ledger"),
+    "origin": ("new", "resumed", "ledger", "adopted", "resubmitted"),
     "resolution": ("1080p", "4K"),
 }
 
@@ -83,7 +85,7 @@ def to_frame(items: Sequence[BatchItem]) -> pd.DataFrame:
     frame["cached"] = frame["cached"].astype("boolean")
     frame["duration_s"] = frame["duration_s"].astype("Float64")
     for name, categories in _CATEGORIES.items():
-        frame[name] = frame[name].astype(pd.CategoricalDtype(categories))
+        frame[name] = frame[name].astype(pd.CategoricalDtype(list(categories)))
     frame["error"] = frame["error"].astype(object)
     frame["result"] = frame["result"].astype(object)
     return frame

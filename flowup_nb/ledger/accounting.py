@@ -14,9 +14,9 @@ the rises (top-ups, >= 0), so summing ``credits_spent`` never nets a purchase ag
 cost. The first balance an account shows in the frame has no previous one: its spend is
 unknown (NA) unless a balance from before the frame's window seeds it.
 
-Expected cost. From prices.py, on the one row that carries a job's completion (a sync
-answer, or the first completed poll or webhook of an async job), so a job polled and
-notified twice is still counted once.
+Expected cost. From the price list (``flowup_nb.api.prices``), on the one row that carries
+a job's completion (a sync answer, or the first completed poll or webhook of an async
+job), so a job polled and notified twice is still counted once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flowup_nb.ledger.prices import UPSCALE_PRICES, generation_price
+from flowup_nb.api.prices import UPSCALE_PRICES, generation_price
 
 __all__ = ["add_balance_columns", "add_expected_cost", "completing_rows", "fill_from_job"]
 
@@ -56,22 +56,59 @@ def add_balance_columns(
     finished_ms: np.ndarray,
     insertion: np.ndarray,
     seeds: dict[str, int] | None = None,
+    universe: pd.DataFrame | None = None,
 ) -> None:
     """Add ``credits_spent``, ``credits_added`` and ``balance_order`` (in place).
 
     ``balance_order``: the 0-based position of a balance row in its account's server
     order (NA on rows without a balance), so analyses can take first and last balances.
+
+    ``universe``: when the frame holds only some people's rows, every balance row of the
+    same accounts and window (columns ``seq``, ``account``, ``remaining_credits``,
+    ``started_ms``, ``finished_ms``): a balance fall belongs to the call that saw it, and
+    the balance before it may have been reported to a colleague.
     """
-    n = len(frame)
+    if universe is None:
+        arrays = _balance_arrays(
+            frame["account"], frame["remaining_credits"], started_ms, finished_ms, insertion, seeds
+        )
+    else:
+        found = _balance_arrays(
+            universe["account"],
+            universe["remaining_credits"],
+            universe["started_ms"].to_numpy(dtype="int64"),
+            universe["finished_ms"].to_numpy(dtype="int64"),
+            universe["seq"].to_numpy(dtype="int64"),
+            seeds,
+        )
+        where = pd.Index(universe["seq"].to_numpy(dtype="int64")).get_indexer(insertion)
+        present = where >= 0
+        arrays = tuple(  # type: ignore[assignment]
+            np.where(present, a[where], np.zeros(1, dtype=a.dtype)) for a in found
+        )
+    spent, added, order_out, known, has_balance = arrays
+    frame["credits_spent"] = pd.arrays.IntegerArray(spent, ~known)
+    frame["credits_added"] = pd.arrays.IntegerArray(added, ~known)
+    frame["balance_order"] = pd.arrays.IntegerArray(order_out, ~has_balance)
+
+
+def _balance_arrays(
+    account: pd.Series,
+    balance: pd.Series,
+    started_ms: np.ndarray,
+    finished_ms: np.ndarray,
+    insertion: np.ndarray,
+    seeds: dict[str, int] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(spent, added, order, known, has_balance), one value per row; see above."""
+    n = len(account)
     spent = np.zeros(n, dtype="int64")
     added = np.zeros(n, dtype="int64")
     order_out = np.zeros(n, dtype="int64")
     known = np.zeros(n, dtype=bool)  # a delta could be computed
     has_balance = np.zeros(n, dtype=bool)
 
-    balance = frame["remaining_credits"]
-    account = frame["account"]
-    rows = np.flatnonzero((balance.notna() & account.notna()).to_numpy())
+    rows: np.ndarray = np.flatnonzero((balance.notna() & account.notna()).to_numpy())
     if len(rows):
         codes = account.cat.codes.to_numpy()[rows]
         bal = balance.to_numpy(dtype="int64", na_value=0)[rows]
@@ -114,10 +151,7 @@ def add_balance_columns(
         starts = np.flatnonzero(first)
         position = np.arange(len(rows)) - np.repeat(starts, np.diff(np.append(starts, len(rows))))
         order_out[rows] = position
-
-    frame["credits_spent"] = pd.arrays.IntegerArray(spent, ~known)
-    frame["credits_added"] = pd.arrays.IntegerArray(added, ~known)
-    frame["balance_order"] = pd.arrays.IntegerArray(order_out, ~has_balance)
+    return spent, added, order_out, known, has_balance
 
 
 def add_expected_cost(frame: pd.DataFrame, finished_ms: np.ndarray) -> None:
@@ -126,23 +160,28 @@ def add_expected_cost(frame: pd.DataFrame, finished_ms: np.ndarray) -> None:
     completing = completing_rows(frame)
     rows = np.flatnonzero(completing)
     if len(rows):
-        rows = _first_per_job(frame, rows, finished_ms)
-        kind = _job_kind(frame).to_numpy(dtype=object)[rows]
-        resolution = frame["resolution"].to_numpy(dtype=object)[rows]
-        cached = frame["cached"].to_numpy(dtype=bool, na_value=False)[rows]
+        # Jobs as integer codes (-1: no job): every per-job step below is numpy.
+        job_codes, job_ids = pd.factorize(frame["job_id"])
+        rows = _first_per_job(job_codes, rows, finished_ms)
+        kind = _job_kind(frame, job_codes, len(job_ids), rows)
 
-        upscale = kind == "upscale"
+        def at_rows(name: str) -> np.ndarray:
+            values = frame[name].take(rows).astype(object)
+            return np.asarray(values.where(values.notna(), None), dtype=object)
+
+        resolution = at_rows("resolution")
+        cached = frame["cached"].take(rows).to_numpy(dtype=bool, na_value=False)
+
+        upscale = kind == _UPSCALE
         for res, price in UPSCALE_PRICES.items():
             due = upscale & ~cached & (resolution == res)
             cost[rows[due]] = price
 
-        generation = kind == "generation"
+        generation = kind == _GENERATION
         if generation.any():
             ultra_accounts = _ultra_accounts(frame, completing)
-            account = frame["account"].to_numpy(dtype=object)[rows]
-            model = frame["model"].to_numpy(dtype=object)[rows]
-            ultra = pd.Series(account).isin(ultra_accounts).to_numpy()
-            keys = pd.DataFrame({"model": model, "ultra": ultra})[generation]
+            ultra = pd.Series(at_rows("account")).isin(ultra_accounts).to_numpy()
+            keys = pd.DataFrame({"model": at_rows("model"), "ultra": ultra})[generation]
             for (model_name, is_ultra), index in keys.groupby(
                 ["model", "ultra"], dropna=False
             ).groups.items():
@@ -163,41 +202,48 @@ def completing_rows(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _first_per_job(frame: pd.DataFrame, rows: np.ndarray, finished_ms: np.ndarray) -> np.ndarray:
+def _first_per_job(job_codes: np.ndarray, rows: np.ndarray, finished_ms: np.ndarray) -> np.ndarray:
     """``rows`` without the later completing answers of a job already counted."""
     by_finish = rows[np.argsort(finished_ms[rows], kind="stable")]
-    job = frame["job_id"].to_numpy(dtype=object)[by_finish]
-    repeat = pd.Series(job).duplicated().to_numpy() & pd.notna(job)
-    return np.sort(by_finish[~repeat])
+    codes = job_codes[by_finish]
+    keep = codes < 0  # rows of no job are each their own
+    _, first = np.unique(codes, return_index=True)
+    keep[first] = True
+    return np.sort(by_finish[keep])
 
 
-def _job_kind(frame: pd.DataFrame) -> pd.Series:
-    """ "upscale", "generation" or NA per row, from the operation or the job's submit."""
+_UPSCALE, _GENERATION = 0, 1
+
+
+def _job_kind(
+    frame: pd.DataFrame, job_codes: np.ndarray, jobs: int, rows: np.ndarray
+) -> np.ndarray:
+    """_UPSCALE, _GENERATION or -1 for each of ``rows``: from its operation, else from
+    the first row of its job that says (the submit), else from its model or resolution."""
     operation = frame["operation"]
-    kind = pd.Series(
-        np.select(
-            [
-                operation.isin(("upscale", "submit_upscale")).to_numpy(),
-                (operation == "generate_video").to_numpy(dtype=bool, na_value=False),
-            ],
-            ["upscale", "generation"],
-            default=None,
+    by_operation = np.where(
+        operation.isin(("upscale", "submit_upscale")).to_numpy(),
+        _UPSCALE,
+        np.where(
+            (operation == "generate_video").to_numpy(dtype=bool, na_value=False), _GENERATION, -1
         ),
-        index=frame.index,
-        dtype=object,
     )
-    need = kind.isna() & frame["job_id"].notna()
+    kind = by_operation[rows]
+    need = (kind < 0) & (job_codes[rows] >= 0)
     if need.any():
-        submitted = frame.loc[kind.notna() & frame["job_id"].notna(), "job_id"]
-        by_job = pd.Series(kind[submitted.index].to_numpy(), index=submitted.to_numpy())
-        by_job = by_job[~by_job.index.duplicated()]
-        kind[need] = frame.loc[need, "job_id"].map(by_job)
-    still = kind.isna() & (frame["model"].notna() | frame["resolution"].notna())
+        telling = np.flatnonzero((by_operation >= 0) & (job_codes >= 0))
+        per_job = np.full(jobs, -1)
+        told, first = np.unique(job_codes[telling], return_index=True)
+        per_job[told] = by_operation[telling[first]]
+        kind[need] = per_job[job_codes[rows[need]]]
+    still = kind < 0
     if still.any():
-        model = frame.loc[still, "model"].astype(object)
-        upsampler = model.str.contains("upsampl", na=False) | frame.loc[still, "resolution"].notna()
-        kind[still] = np.where(upsampler.to_numpy(), "upscale", "generation")
-    return kind
+        model = frame["model"].take(rows[still]).astype(object)
+        resolution = frame["resolution"].take(rows[still])
+        named = (model.notna() | resolution.notna()).to_numpy()
+        upsampler = (model.str.contains("upsampl", na=False) | resolution.notna()).to_numpy()
+        kind[still] = np.where(named, np.where(upsampler, _UPSCALE, _GENERATION), -1)
+    return np.asarray(kind)
 
 
 def _ultra_accounts(frame: pd.DataFrame, completing: np.ndarray) -> set[str]:

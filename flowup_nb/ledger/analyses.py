@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from flowup_nb.ledger.accounting import completing_rows
+from flowup_nb.ledger.fates import fates
 
 if TYPE_CHECKING:
     from pandas.api.typing import DataFrameGroupBy
@@ -93,7 +94,8 @@ def time_buckets(stamps: pd.Series, freq: str, tz: str | None = None) -> pd.Seri
 def jobs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per job (rows sharing a ``job_id``), oldest first.
 
-    Columns: ``job_id``, ``account``, ``kind`` ("upscale"/"generation"), ``resolution``,
+    Columns: ``job_id``, ``account``, ``user`` and ``host`` (who ran it, from where),
+    ``kind`` ("upscale"/"generation"), ``resolution``,
     ``mode``, ``status`` ("completed", "failed" or "pending": no final answer recorded),
     ``cached``, ``submitted_at`` (first request), ``completed_at`` (first completing
     answer), ``duration_ms`` (between the two: what the person waited), ``calls``,
@@ -139,6 +141,8 @@ def jobs(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "job_id": job_ids.take(sorted_codes[starts]),
             "account": category("account"),
+            "user": category("user"),
+            "host": category("host"),
             "kind": kind,
             "resolution": category("resolution"),
             "mode": category("mode"),
@@ -175,6 +179,8 @@ def _empty_jobs(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "job_id": pd.array([], dtype="str"),
             "account": pd.Categorical([], dtype=frame["account"].dtype),
+            "user": frame["user"].iloc[:0].array,
+            "host": frame["host"].iloc[:0].array,
             "kind": pd.Categorical([], categories=KINDS),
             "resolution": pd.Categorical([], dtype=frame["resolution"].dtype),
             "mode": pd.Categorical([], dtype=frame["mode"].dtype),
@@ -203,24 +209,35 @@ def _account_labels(accounts: pd.Series) -> pd.Series:
     return accounts.fillna(UNKNOWN)
 
 
-def summary(frame: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per account, plus an ``(all)`` row.
+SUMMARY_KEYS = ("account", "user", "host", "resolution", "mode")
+
+
+def summary(
+    frame: pd.DataFrame, job_table: pd.DataFrame | None = None, by: str = "account"
+) -> pd.DataFrame:
+    """Per account (or per ``by``: ``"user"``, ``"host"``...), plus an ``(all)`` row.
 
     ``calls`` (exchanges), ``errors`` (exchanges that failed or will be retried),
     ``success_rate`` (share of calls that did not), ``jobs``, ``jobs_completed``,
     ``jobs_failed``, ``cached`` (jobs answered from the cache), ``p50_s``/``p95_s`` (job
     durations, first request to result), ``credits_spent`` (sum of balance falls),
-    ``credits_added``, ``expected_cost`` (price list), ``balance`` (last reported),
-    ``burn_per_day`` (credits spent per day between the first and last balance seen;
-    NA until those are an hour apart),
+    ``credits_added``, ``expected_cost`` (price list), ``balance`` (last reported; per
+    account, so only on account rows and the total), ``burn_per_day`` (credits spent per
+    day between the first and last balance seen; NA until those are an hour apart),
     ``first_call``/``last_call``.
     """
+    if by not in SUMMARY_KEYS:
+        raise ValueError(f"summary(by={by!r}): choose among {list(SUMMARY_KEYS)}")
     job_table = jobs(frame) if job_table is None else job_table
-    account = _account_labels(frame["account"])
+    # A batch's intent rows (what it was about to send) are no exchanges: not calls.
+    intents = (frame["outcome"] == "intent").to_numpy(dtype=bool, na_value=False)
+    if intents.any():
+        frame = frame.loc[~intents]
+    key = _account_labels(frame[by])
     is_error = frame["outcome"].isin(("error", "failed")).to_numpy()
     calls = pd.DataFrame(
         {
-            "account": account,
+            "key": key,
             "error": is_error,
             "credits_spent": frame["credits_spent"],
             "credits_added": frame["credits_added"],
@@ -228,7 +245,7 @@ def summary(frame: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd.Da
             "started": frame["started_at"],
         }
     )
-    per_account = calls.groupby("account", observed=True, sort=True).agg(
+    per_key = calls.groupby("key", observed=True, sort=True).agg(
         calls=("error", "size"),
         errors=("error", "sum"),
         credits_spent=("credits_spent", "sum"),
@@ -237,7 +254,7 @@ def summary(frame: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd.Da
         first_call=("started", "min"),
         last_call=("started", "max"),
     )
-    per_account.index = per_account.index.astype("object")
+    per_key.index = per_key.index.astype("object")
     total = pd.DataFrame(
         {
             "calls": [len(frame)],
@@ -250,33 +267,34 @@ def summary(frame: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd.Da
         },
         index=[ALL],
     )
-    table = pd.concat([per_account, total]) if len(per_account) else total
-    table.index.name = "account"
+    table = pd.concat([per_key, total]) if len(per_key) else total
+    table.index.name = by
 
-    job_account = _account_labels(job_table["account"])
+    job_key = _account_labels(job_table[by])
     job_flags = pd.DataFrame(
         {
-            "account": job_account,
+            "key": job_key,
             "completed": (job_table["status"] == "completed").to_numpy(),
             "failed": (job_table["status"] == "failed").to_numpy(),
             "cached": job_table["cached"].to_numpy(),
             "duration_s": job_table["duration_ms"] / 1000.0,
         }
     )
-    job_stats = _job_stats(job_flags.groupby("account", observed=True, sort=True))
+    job_stats = _job_stats(job_flags.groupby("key", observed=True, sort=True))
     job_stats.index = job_stats.index.astype("object")
     job_total = _job_stats(job_flags.groupby(np.zeros(len(job_flags), dtype=int)))
     job_total.index = [ALL] if len(job_total) else []
     job_stats = pd.concat([job_stats, job_total]) if len(job_stats) else job_total
     table = table.join(job_stats, how="left")
 
-    balance, burn = _balances(frame)
+    balance, burn = _balances(frame, key, by_account=by == "account")
     table = table.join(balance, how="left").join(burn, how="left")
 
     for name in ("jobs", "jobs_completed", "jobs_failed", "cached"):
         table[name] = table[name].fillna(0).astype("int64")
     for name in ("credits_spent", "credits_added", "expected_cost"):
         table[name] = table[name].astype("Int64")
+    table["balance"] = table["balance"].astype("Int64")
     table["calls"] = table["calls"].astype("int64")
     table["errors"] = table["errors"].astype("int64")
     table["success_rate"] = 1.0 - table["errors"] / table["calls"].where(table["calls"] > 0)
@@ -315,13 +333,17 @@ def _job_stats(grouped: DataFrameGroupBy) -> pd.DataFrame:
     return stats
 
 
-def _balances(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Last reported balance per account, and credits spent per day while observed."""
+def _balances(
+    frame: pd.DataFrame, key: pd.Series, *, by_account: bool
+) -> tuple[pd.Series, pd.Series]:
+    """Last reported balance per account (and their sum), and credits spent per day
+    while observed, per ``key`` group."""
     order = frame["balance_order"]
     has = order.notna().to_numpy()
     part = pd.DataFrame(
         {
             "account": _account_labels(frame["account"])[has],
+            "key": key[has],
             "order": order[has].to_numpy(dtype="int64"),
             "balance": frame["remaining_credits"][has].to_numpy(dtype="int64"),
             "seen": _ms(frame["finished_at"][has]),
@@ -332,9 +354,11 @@ def _balances(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         empty = pd.Series(dtype="Int64")
         return empty.rename("balance"), pd.Series(dtype="float64", name="burn_per_day")
     last = part.sort_values(["account", "order"]).drop_duplicates("account", keep="last")
-    balance = pd.Series(last["balance"].to_numpy(), index=last["account"].astype("object"))
-    balance.loc[ALL] = balance.sum()
-    span = part.groupby("account", observed=True).agg(
+    per_account = pd.Series(last["balance"].to_numpy(), index=last["account"].astype("object"))
+    # A balance is an account's: other groupings show only the total.
+    balance = per_account.copy() if by_account else pd.Series(dtype="int64")
+    balance.loc[ALL] = per_account.sum()
+    span = part.groupby("key", observed=True).agg(
         spent=("spent", "sum"), lo=("seen", "min"), hi=("seen", "max")
     )
     span.index = span.index.astype("object")
@@ -616,7 +640,11 @@ def reconcile(
     ``credits_added`` (rises), ``expected`` (price list, for the jobs that completed
     after the account's first reported balance, the ones the balance could show),
     ``unobserved`` (expected cost before that first balance), ``difference`` (reported
-    minus expected) and ``agrees``. Spending outside this ledger (another tool, another
+    minus expected), ``unknown`` (paid calls interrupted or cancelled before their answer
+    whose fate the ledger does not know yet, see ``flowup_nb.ledger.fates``), ``agrees``
+    (NA while any fate is unknown: agreement cannot be claimed), ``status``
+    (``"agrees"``, ``"differs"`` or ``"unknown"``) and ``settle`` (how to settle the
+    unknown ones, else empty). Spending outside this ledger (another tool, another
     notebook with another ledger, a price change) shows up as a difference.
     """
     keys = _columns(by)
@@ -633,7 +661,8 @@ def reconcile(
     seen_from = np.full(len(account.cat.categories), np.inf)
     np.minimum.at(seen_from, codes[first], finished[first].astype("float64"))
     observable = finished > seen_from[codes]
-    expected = frame["expected_cost"].fillna(0).to_numpy(dtype="int64")
+    fate = fates(frame)
+    expected = frame["expected_cost"].fillna(0).to_numpy(dtype="int64") + fate.inferred_cost
     data = pd.DataFrame(
         {
             "account": account,
@@ -641,19 +670,42 @@ def reconcile(
             "credits_added": frame["credits_added"],
             "expected": np.where(observable, expected, 0),
             "unobserved": np.where(observable, 0, expected),
+            "unknown": fate.unknown.astype("int64"),
         }
     )
     group_keys = list(keys)
     if freq is not None:
         data["period"] = time_buckets(frame["finished_at"], freq, tz)
         group_keys = ["period", *group_keys]
+    sums = ["reported", "credits_added", "expected", "unobserved", "unknown"]
     if group_keys:
-        table = data.groupby(group_keys, observed=True, sort=True)[
-            ["reported", "credits_added", "expected", "unobserved"]
-        ].sum()
+        table = data.groupby(group_keys, observed=True, sort=True)[sums].sum()
     else:
-        table = data[["reported", "credits_added", "expected", "unobserved"]].sum().to_frame(ALL).T
+        table = data[sums].sum().to_frame(ALL).T
     table = table.astype("Int64")
     table["difference"] = table["reported"] - table["expected"]
-    table["agrees"] = (table["difference"] == 0).astype("boolean")
-    return table
+    undecided = (table["unknown"] > 0).to_numpy(dtype=bool)
+    agrees = (table["difference"] == 0).astype("boolean")
+    agrees[undecided] = pd.NA
+    table["agrees"] = agrees
+    table["status"] = np.where(
+        undecided, "unknown", np.where(agrees.fillna(False), "agrees", "differs")
+    )
+    table["settle"] = ""
+    if undecided.any():
+        for label in table.index[undecided]:
+            rows = fate.unknown & _in_group(data, group_keys, label)
+            table.loc[label, "settle"] = fate.advice(rows)
+    order = ["reported", "credits_added", "expected", "unobserved", "difference", "unknown"]
+    return table[[*order, "agrees", "status", "settle"]]
+
+
+def _in_group(data: pd.DataFrame, keys: list[str], label: object) -> np.ndarray:
+    """Rows of ``data`` in the group ``label`` of a groupby over ``keys`` (all: no keys)."""
+    if not keys:
+        return np.ones(len(data), dtype=bool)
+    values = label if isinstance(label, tuple) else (label,)
+    mask = np.ones(len(data), dtype=bool)
+    for key, value in zip(keys, values, strict=True):
+        mask &= (data[key] == value).to_numpy(dtype=bool, na_value=False)
+    return mask

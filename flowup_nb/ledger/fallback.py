@@ -1,8 +1,9 @@
 """The JSONL file that catches records the database could not take.
 
-A write can fail (disk full, a lock held for too long, a read-only file): the user's
-call must still succeed and the record must not be lost, so it goes here, one JSON
-object per line, and the next ``Ledger`` to open the database replays it.
+A write can fail (disk full, a lock held for too long, a read-only file, a server that
+is down or refusing): the user's call must still succeed and the record must not be
+lost, so it goes here, one JSON object per line, and is replayed into the database once
+it takes records again (see writing.py).
 
 Several processes may append while another replays. Appenders hold an exclusive
 ``flock`` while writing and re-check, under the lock, that the path still names the
@@ -60,6 +61,7 @@ class FallbackFile:
 
     def append(self, payload: dict[str, Any]) -> None:
         data = (json.dumps(payload, separators=(",", ":"), default=str) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             # 0o600: a record can hold a signed media URL, which is a credential.
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -74,6 +76,10 @@ class FallbackFile:
                     return
             finally:
                 os.close(fd)
+
+    def pending(self) -> bool:
+        """Whether records wait in the file (one stat: cheap enough to ask per record)."""
+        return self.path.exists()
 
     def claim(self) -> list[Path]:
         """Take the current file (and any claim a crashed replayer left) for replaying."""

@@ -1,33 +1,39 @@
-"""Read the ledger into a typed DataFrame, one row per exchange.
+"""The typed frame, one row per exchange, from the Arrow tables the backends read.
 
-Fast on a million rows: one ``SELECT``, ``DataFrame.from_records``, then vectorised
-conversions (no per-row Python). Times become ``datetime64[ns, UTC]`` (or the given
-``tz``), counts nullable ``Int64``, flags ``boolean``, and low-cardinality text
-``category``; derived money columns come from accounting.py.
+One code path for both backends: an Arrow table of stored columns in, vectorised
+conversions (Arrow compute and numpy, no Python object per row) out. Times become
+``datetime64[ns, UTC]`` (or the given ``tz``), counts nullable ``Int64``, flags
+``boolean``, low-cardinality text ``category``, the rest ``str``; derived money columns
+come from accounting.py. What to read is reading.py's job.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from flowup_nb.ledger.accounting import add_balance_columns, add_expected_cost, fill_from_job
 from flowup_nb.ledger.schema import ATTEMPT_COLUMNS, EXCHANGE_COLUMNS
+from flowup_nb.ledger.time_bounds import TimeBound, to_bound_ms
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
+    "ATTEMPT_FRAME_COLUMNS",
     "CATEGORY_COLUMNS",
     "FRAME_COLUMNS",
     "TimeBound",
-    "read_attempts",
-    "read_frame",
+    "categorical",
+    "concat_typed",
+    "finish_frame",
+    "int_values",
     "to_bound_ms",
+    "typed_attempts",
+    "typed_columns",
 ]
-
-TimeBound = dt.datetime | dt.date | pd.Timestamp | dt.timedelta | pd.Timedelta | str | None
 
 TIME_COLUMNS = ("started_at", "finished_at")
 FLOAT_COLUMNS = ("wall_ms", "retry_after_s")
@@ -54,6 +60,8 @@ CATEGORY_COLUMNS = (
     "error_type",
     "error_reason",
     "captcha_service",
+    "user",
+    "host",
 )
 DERIVED_COLUMNS = ("credits_spent", "credits_added", "expected_cost", "balance_order")
 
@@ -99,184 +107,214 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "captcha_failures",
     "reply_ref",
     "tags",
+    "user",
+    "host",
 )
 assert set(FRAME_COLUMNS) == set(EXCHANGE_COLUMNS) | set(DERIVED_COLUMNS)
 
 
-def to_bound_ms(value: TimeBound, *, tz: str | None, name: str) -> int | None:
-    """A ``since``/``until`` bound -> UTC epoch ms.
-
-    Accepts a datetime or Timestamp (naive ones are read in ``tz``, else UTC), a date
-    (its midnight), an ISO string, or a duration (a timedelta, or text like ``"7 days"``)
-    meaning that long before now.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            stamp = pd.Timestamp(value)
-        except ValueError:
-            try:
-                value = pd.Timedelta(value)
-            except ValueError:
-                raise ValueError(
-                    f"{name}={value!r} is neither a time nor a duration: pass e.g. "
-                    f"'2026-05-01', '2026-05-01T12:00Z', '7 days' or a datetime"
-                ) from None
-        else:
-            value = stamp
-    if isinstance(value, dt.timedelta):  # pd.Timedelta included
-        stamp = pd.Timestamp.now(tz="UTC") - pd.Timedelta(value)
-    elif isinstance(value, dt.datetime | dt.date):
-        stamp = pd.Timestamp(value)
-    else:
-        raise TypeError(
-            f"{name} must be a datetime, date, ISO string or timedelta, not {type(value).__name__}"
-        )
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(tz or "UTC")
-    return int(stamp.tz_convert("UTC").value // 1_000_000)
-
-
-def _where(since_ms: int | None, until_ms: int | None) -> tuple[str, list[int]]:
-    clauses, params = [], []
-    if since_ms is not None:
-        clauses.append("started_at >= ?")
-        params.append(since_ms)
-    if until_ms is not None:
-        clauses.append("started_at < ?")
-        params.append(until_ms)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _balances_before(conn: sqlite3.Connection, since_ms: int) -> dict[str, int]:
-    """Each account's last reported balance among calls started before ``since``."""
-    query = """
-        SELECT account, remaining_credits FROM (
-            SELECT account, remaining_credits,
-                   row_number() OVER (PARTITION BY account
-                                      ORDER BY finished_at DESC, rowid DESC) AS newest
-            FROM exchanges
-            WHERE started_at < ? AND remaining_credits IS NOT NULL AND account IS NOT NULL)
-        WHERE newest = 1"""
-    return {str(account): int(credits) for account, credits in conn.execute(query, (since_ms,))}
-
-
-def read_frame(
-    conn: sqlite3.Connection,
-    *,
-    since_ms: int | None = None,
-    until_ms: int | None = None,
-    tz: str | None = None,
-) -> pd.DataFrame:
-    where, params = _where(since_ms, until_ms)
-    columns = ", ".join(EXCHANGE_COLUMNS)
-    records = conn.execute(f"SELECT rowid, {columns} FROM exchanges{where}", params).fetchall()
-    seeds = _balances_before(conn, since_ms) if since_ms is not None else None
-    raw = pd.DataFrame.from_records(records, columns=["_rowid", *EXCHANGE_COLUMNS])
-    del records
-    return typed_frame(raw, seeds=seeds, tz=tz)
-
-
-def typed_frame(
-    raw: pd.DataFrame, *, seeds: dict[str, int] | None = None, tz: str | None = None
-) -> pd.DataFrame:
-    """Raw stored values (epoch ms, 0/1 flags, text) -> the typed frame.
-
-    ``raw`` has the stored columns and an ``_rowid`` (insertion order) column.
-    """
-    n = len(raw)
-    started_ms = _int_array(raw["started_at"])
-    finished_ms = _int_array(raw["finished_at"])
-    insertion = _int_array(raw["_rowid"]) if "_rowid" in raw else np.arange(n, dtype="int64")
-
-    # Order by start (the order a person thinks in); insertion order breaks ties.
-    order = np.lexsort((insertion, started_ms))
-    if n and not (order[1:] > order[:-1]).all():
-        raw = raw.take(order)
-        started_ms, finished_ms, insertion = (
-            a[order] for a in (started_ms, finished_ms, insertion)
-        )
-
+def typed_columns(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of stored columns (and ``_seq``, the insertion order) -> the same
+    columns typed, row by row (nothing here looks at other rows, so parts read at
+    different times can be joined with :func:`concat_typed`)."""
+    n = table.num_rows
     out: dict[str, Any] = {}
+    out["_seq"] = int_values(_column(table, "_seq", n))[0]
     for name in TIME_COLUMNS:
-        ms = started_ms if name == "started_at" else finished_ms
-        stamps = pd.DatetimeIndex((ms * 1_000_000).view("datetime64[ns]")).tz_localize("UTC")
-        out[name] = stamps.tz_convert(tz) if tz else stamps
+        ms = int_values(_column(table, name, n))[0]
+        out[name] = pd.DatetimeIndex((ms * 1_000_000).view("datetime64[ns]")).tz_localize("UTC")
     for name in FLOAT_COLUMNS:
-        out[name] = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype="float64")
+        out[name] = _floats(_column(table, name, n))
     for name in INT_COLUMNS:
-        out[name] = _nullable(raw[name], "Int64")
+        values, missing = int_values(_column(table, name, n))
+        out[name] = pd.arrays.IntegerArray(values, missing)
     for name in BOOL_COLUMNS:
-        out[name] = _nullable(raw[name], "boolean")
+        values, missing = int_values(_column(table, name, n))
+        out[name] = pd.arrays.BooleanArray(values != 0, missing)
     for name in CATEGORY_COLUMNS:
-        out[name] = _categorical(raw[name])
+        out[name] = categorical(_column(table, name, n))
     for name in EXCHANGE_COLUMNS:
         if name not in out:
-            out[name] = raw[name].astype("str").array
+            out[name] = pd.array(_as_text(_column(table, name, n)), dtype="str")
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
 
-    frame = pd.DataFrame(out, index=pd.RangeIndex(n))
 
+def concat_typed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Typed parts -> one (categories united: a plain concat would fall back to objects)."""
+    parts = [part for part in parts if len(part)] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    from pandas.api.types import union_categoricals
+
+    joined = {}
+    for name in parts[0].columns:
+        if name in CATEGORY_COLUMNS:
+            joined[name] = union_categoricals(
+                [part[name].array for part in parts], sort_categories=True
+            )
+        else:
+            joined[name] = pd.concat([part[name] for part in parts], ignore_index=True).array
+    return pd.DataFrame(joined, index=pd.RangeIndex(sum(len(part) for part in parts)))
+
+
+def finish_frame(
+    typed: pd.DataFrame,
+    *,
+    seeds: dict[str, int] | None = None,
+    tz: str | None = None,
+    universe: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Typed stored columns -> the frame: ordered by start, account and resolution filled
+    from other rows of the job, the derived money columns added (see accounting.py).
+
+    ``seeds``: each account's last balance before the window; ``universe``: the balance
+    rows to compute balance falls over, when ``typed`` holds only some users' rows.
+    """
+    started_ms = _epoch_ms(typed["started_at"])
+    insertion = typed["_seq"].to_numpy(dtype="int64")
+    # Order by start (the order a person thinks in); insertion order breaks ties.
+    order = np.lexsort((insertion, started_ms))
+    if len(order) and not (order[1:] > order[:-1]).all():
+        typed = typed.take(order)
+        typed.index = pd.RangeIndex(len(typed))
+        started_ms, insertion = started_ms[order], insertion[order]
+    frame = typed.drop(columns="_seq")
+    finished_ms = _epoch_ms(frame["finished_at"])
+    if tz:
+        for name in TIME_COLUMNS:
+            frame[name] = frame[name].dt.tz_convert(tz)
     fill_from_job(frame, "account")
     fill_from_job(frame, "resolution")
-    add_balance_columns(frame, started_ms, finished_ms, insertion, seeds)
+    add_balance_columns(frame, started_ms, finished_ms, insertion, seeds, universe)
     add_expected_cost(frame, finished_ms)
     return frame[list(FRAME_COLUMNS)]
 
 
-def _int_array(column: pd.Series) -> np.ndarray:
-    return pd.to_numeric(column, errors="coerce").fillna(0).to_numpy(dtype="int64")
+def _epoch_ms(stamps: pd.Series) -> np.ndarray:
+    return stamps.to_numpy(dtype="datetime64[ns]").view("int64") // 1_000_000
 
 
-def _categorical(column: pd.Series) -> pd.Categorical:
-    # Through the str dtype: its factorize is far faster than one over Python objects.
-    return column.astype("str").astype("category").array
+# -- Arrow columns -> numpy/pandas ---------------------------------------------------------
 
 
-def _nullable(column: pd.Series, dtype: str) -> Any:
-    numeric = pd.to_numeric(column, errors="coerce")
-    return pd.array(numeric.to_numpy(dtype="float64", na_value=np.nan), dtype=dtype)
+def _column(table: pa.Table, name: str, n: int) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    if name in table.column_names:
+        return table.column(name)
+    return pa.chunked_array([pa.nulls(n)])  # a column an older file does not have
 
 
-def read_attempts(conn: sqlite3.Connection, *, tz: str | None = None) -> pd.DataFrame:
-    """The captcha attempts, one row each, with the fields of the exchange that reported it.
+def int_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values with 0 for missing, missing mask)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_integer(column.type):
+        try:  # a float (an import's 3.0), or numbers kept as text by a dynamically typed file
+            column = pc.cast(column, pa.float64())
+            column = pc.cast(pc.floor(column), pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            numbers = pd.to_numeric(pd.Series(column.to_pylist(), dtype=object), errors="coerce")
+            column = pa.chunked_array([pa.array(numbers.round(), type=pa.float64())])
+            column = pc.cast(column, pa.int64())
+    elif column.type != pa.int64():
+        column = pc.cast(column, pa.int64())
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    values = pc.fill_null(column, 0).to_numpy()
+    return np.asarray(values, dtype="int64"), np.asarray(missing, dtype=bool)
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        column = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers = pd.to_numeric(pd.Series(column.to_pylist(), dtype=object), errors="coerce")
+        return numbers.to_numpy(dtype="float64")
+    return np.asarray(pc.fill_null(column, np.nan).to_numpy(), dtype="float64")
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    return pc.cast(column, pa.string())
+
+
+def categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """Text -> a categorical with sorted categories (as ``astype("category")`` makes),
+    encoded by Arrow without a Python object per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(_as_text(column)).combine_chunks()
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = (
+            encoded.chunk(0)
+            if encoded.num_chunks
+            else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+        )
+    dictionary = encoded.dictionary
+    order = np.asarray(pc.array_sort_indices(dictionary).to_numpy(), dtype="int64")
+    rank = np.empty(len(order) + 1, dtype="int64")
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # missing
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    codes = rank[np.asarray(indices, dtype="int64")]
+    categories = pd.Index(pd.array(dictionary.take(pa.array(order)), dtype="str"))
+    dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+ATTEMPT_FRAME_COLUMNS: tuple[str, ...] = (
+    *ATTEMPT_COLUMNS,
+    "job_id",
+    "started_at",
+    "wall_ms",
+    "operation",
+    "account",
+    "resolution",
+)
+
+
+def typed_attempts(table: pa.Table, *, tz: str | None = None) -> pd.DataFrame:
+    """Captcha attempt rows (:data:`ATTEMPT_FRAME_COLUMNS`, from reading.py) -> typed.
 
     Columns: the attempt's (``call_id``, ``idx``, ``service``, ``task_id``,
     ``duration_ms``, ``success``, ``error``) and the exchange's ``job_id``,
     ``started_at``, ``wall_ms``, ``operation``, ``account``, ``resolution``.
     """
-    attempt_columns = ", ".join(f"a.{name}" for name in ATTEMPT_COLUMNS)
-    query = f"""
-        SELECT {attempt_columns}, e.job_id, e.started_at, e.wall_ms, e.operation,
-               e.account, e.resolution
-        FROM captcha_attempts AS a JOIN exchanges AS e ON e.call_id = a.call_id"""
-    names = [
-        *ATTEMPT_COLUMNS,
-        "job_id",
-        "started_at",
-        "wall_ms",
-        "operation",
-        "account",
-        "resolution",
-    ]
-    raw = pd.DataFrame.from_records(conn.execute(query).fetchall(), columns=names)
-    started = pd.DatetimeIndex(
-        (_int_array(raw["started_at"]) * 1_000_000).view("datetime64[ns]")
-    ).tz_localize("UTC")
+    n = table.num_rows
+
+    def text(name: str) -> Any:
+        return pd.array(_as_text(_column(table, name, n)), dtype="str")
+
+    def integers(name: str) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(*int_values(_column(table, name, n)))
+
+    started_ms = int_values(_column(table, "started_at", n))[0]
+    started = pd.DatetimeIndex((started_ms * 1_000_000).view("datetime64[ns]")).tz_localize("UTC")
+    success, success_missing = int_values(_column(table, "success", n))
     return pd.DataFrame(
         {
-            "call_id": raw["call_id"].astype("str"),
-            "idx": _nullable(raw["idx"], "Int64"),
-            "service": _categorical(raw["service"]),
-            "task_id": raw["task_id"].astype("str"),
-            "duration_ms": _nullable(raw["duration_ms"], "Int64"),
-            "success": _nullable(raw["success"], "boolean"),
-            "error": raw["error"].astype("str"),
-            "job_id": raw["job_id"].astype("str"),
+            "call_id": text("call_id"),
+            "idx": integers("idx"),
+            "service": categorical(_column(table, "service", n)),
+            "task_id": text("task_id"),
+            "duration_ms": integers("duration_ms"),
+            "success": pd.arrays.BooleanArray(success != 0, success_missing),
+            "error": text("error"),
+            "job_id": text("job_id"),
             "started_at": started.tz_convert(tz) if tz else started,
-            "wall_ms": pd.to_numeric(raw["wall_ms"], errors="coerce").astype("float64"),
-            "operation": _categorical(raw["operation"]),
-            "account": _categorical(raw["account"]),
-            "resolution": _categorical(raw["resolution"]),
-        }
+            "wall_ms": _floats(_column(table, "wall_ms", n)),
+            "operation": categorical(_column(table, "operation", n)),
+            "account": categorical(_column(table, "account", n)),
+            "resolution": categorical(_column(table, "resolution", n)),
+        },
+        index=pd.RangeIndex(n),
     )

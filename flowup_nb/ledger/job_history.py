@@ -1,9 +1,10 @@
 """What the ledger knows about upscale jobs: which are done, which were left running.
 
 Batches read this to skip videos already upscaled and to wait on jobs a crashed kernel
-left behind (``client.resume()``) instead of submitting them again. Plain SQL over the
-ledger file on a connection of its own, so any process (a new kernel after a crash)
-can ask; no pandas.
+left behind (``client.resume()``) instead of submitting them again. Plain SQL, no
+pandas, on whatever ``source`` names: an open Ledger, a ledger file (read on a
+connection of its own, so any process, a new kernel after a crash, can ask), or a
+server ledger's URL.
 """
 
 from __future__ import annotations
@@ -11,13 +12,39 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["DoneUpscale", "OpenUpscale", "done_upscales", "open_upscales"]
+if TYPE_CHECKING:
+    from flowup_nb.ledger.store import Ledger
+
+__all__ = [
+    "DoneUpscale",
+    "InterruptedUpscale",
+    "OpenIntent",
+    "OpenUpscale",
+    "done_upscales",
+    "interrupted_upscales",
+    "known_job_ids",
+    "open_intents",
+    "open_upscales",
+]
 
 _CHUNK = 400  # ids per query: well under SQLite's limit on bound parameters
+
+
+class _Rows(Protocol):
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class _FileRows:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +72,36 @@ class OpenUpscale:
     submitted_at: float  # UTC epoch seconds
 
 
+@dataclass(frozen=True, slots=True)
+class OpenIntent:
+    """A submission a batch was about to send, with no job seen for it since: the process
+    may have died before its 201 was recorded (or before it was sent at all)."""
+
+    reply_ref: str
+    source_id: str | None
+    resolution: str | None
+    account: str | None
+    written_at: float  # UTC epoch seconds
+
+    @property
+    def key(self) -> tuple[str | None, str | None]:
+        return (self.source_id, self.resolution)
+
+
 @contextlib.contextmanager
-def _reading(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None]:
+def _reading(source: str | os.PathLike[str] | Ledger) -> Iterator[_Rows | None]:
+    from flowup_nb.ledger.location import SqliteLocation, resolve_location
+    from flowup_nb.ledger.store import Ledger, open_ledger_at
+
+    if isinstance(source, Ledger):
+        yield source._open_backend()
+        return
+    location = resolve_location(source)
+    if not isinstance(location, SqliteLocation):
+        with open_ledger_at(location) as ledger:
+            yield ledger._open_backend()
+        return
+    path = location.path
     if not Path(path).is_file():
         yield None
         return
@@ -55,13 +110,13 @@ def _reading(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None
         present = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='exchanges'"
         ).fetchone()
-        yield conn if present else None
+        yield _FileRows(conn) if present else None
     finally:
         conn.close()
 
 
 def done_upscales(
-    path: str | os.PathLike[str], keys: Iterable[tuple[str, str]]
+    path: str | os.PathLike[str] | Ledger, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], DoneUpscale]:
     """For each (source id, resolution) in ``keys`` upscaled before, its latest result."""
     wanted = set(keys)
@@ -72,14 +127,14 @@ def done_upscales(
             return found
         for start in range(0, len(sources), _CHUNK):
             chunk = sources[start : start + _CHUNK]
-            rows = conn.execute(
+            rows = conn.query(
                 "SELECT source_id, resolution, job_id, result_id, video_url, cached, finished_at "
                 "FROM exchanges WHERE outcome = 'ok' AND result_id IS NOT NULL "
                 "AND (operation = 'upscale' OR (operation IN ('get_job', 'webhook') "
                 "AND job_status = 'completed')) "
                 f"AND source_id IN ({', '.join('?' * len(chunk))}) ORDER BY finished_at",
                 chunk,
-            ).fetchall()
+            )
             for source, resolution, job_id, result_id, url, cached, finished_ms in rows:
                 key = (source, resolution)
                 if key in wanted:
@@ -95,30 +150,30 @@ def done_upscales(
     return found
 
 
-def open_upscales(path: str | os.PathLike[str], *, since: float) -> list[OpenUpscale]:
+def open_upscales(path: str | os.PathLike[str] | Ledger, *, since: float) -> list[OpenUpscale]:
     """Upscale jobs submitted at or after ``since`` (epoch seconds) and never seen finished.
 
     A job counts as finished once any row shows it completed or failed (a poll or a
-    webhook), or a poll found it gone (404).
+    webhook), or a poll found it gone (404) or its record expired (410).
     """
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
         if conn is None:
             return []
-        submitted = conn.execute(
+        submitted = conn.query(
             "SELECT job_id, source_id, resolution, account, reply_ref, finished_at "
             "FROM exchanges WHERE started_at >= ? AND operation = 'submit_upscale' "
             "AND job_id IS NOT NULL AND outcome != 'error' ORDER BY started_at",
             (since_ms,),
-        ).fetchall()
+        )
         if not submitted:
             return []
         ended = {
             row[0]
-            for row in conn.execute(
+            for row in conn.query(
                 "SELECT DISTINCT job_id FROM exchanges WHERE started_at >= ? "
                 "AND job_id IS NOT NULL AND (job_status IN ('completed', 'failed') "
-                "OR (operation = 'get_job' AND http_status = 404))",
+                "OR (operation = 'get_job' AND http_status IN (404, 410)))",
                 (since_ms,),
             )
         }
@@ -129,3 +184,107 @@ def open_upscales(path: str | os.PathLike[str], *, since: float) -> list[OpenUps
                 job_id, source, resolution, account, reply_ref, finished_ms / 1000.0
             )
     return list(jobs.values())
+
+
+# Rows of calls a KeyboardInterrupt or a cancellation ended before their answer was read.
+_ENDED_BY_CALLER = "outcome IN ('interrupted', 'cancelled')"
+_INTERRUPTED_SUBMIT = f"(operation = 'submit_upscale' AND {_ENDED_BY_CALLER})"
+
+
+def open_intents(path: str | os.PathLike[str] | Ledger, *, since: float) -> list[OpenIntent]:
+    """Intents written at or after ``since`` (epoch seconds) that no later row settled.
+
+    An intent is settled by any row with its ``reply_ref`` that names a job (the 201, a
+    poll or webhook of the job, the record read when it was found again), or by the
+    submission's final error (the batch that sent it knew its fate and acted on it).
+    Oldest first.
+    """
+    since_ms = round(since * 1000.0)
+    with _reading(path) as conn:
+        if conn is None:
+            return []
+        written = conn.query(
+            "SELECT reply_ref, source_id, resolution, account, started_at FROM exchanges "
+            # A submit interrupted before its 201 was read is an intent too.
+            f"WHERE (operation = 'intent' OR {_INTERRUPTED_SUBMIT}) AND started_at >= ? "
+            "AND reply_ref IS NOT NULL ORDER BY started_at",
+            (since_ms,),
+        )
+        if not written:
+            return []
+        settled = {
+            row[0]
+            for row in conn.query(
+                "SELECT DISTINCT reply_ref FROM exchanges WHERE started_at >= ? "
+                "AND reply_ref IS NOT NULL AND operation != 'intent' AND (job_id IS NOT NULL "
+                "OR (operation = 'submit_upscale' AND outcome = 'error' AND will_retry = 0))",
+                (since_ms,),
+            )
+        }
+    intents: dict[str, OpenIntent] = {}
+    for reply_ref, source, resolution, account, written_ms in written:
+        if reply_ref not in settled and reply_ref not in intents:
+            intents[reply_ref] = OpenIntent(
+                reply_ref, source, resolution, account, written_ms / 1000.0
+            )
+    return list(intents.values())
+
+
+def known_job_ids(path: str | os.PathLike[str] | Ledger, job_ids: Iterable[str]) -> set[str]:
+    """Those of ``job_ids`` that some row of the ledger names."""
+    wanted = sorted(set(job_ids))
+    known: set[str] = set()
+    if not wanted:
+        return known
+    with _reading(path) as conn:
+        if conn is None:
+            return known
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            rows = conn.query(
+                "SELECT DISTINCT job_id FROM exchanges "
+                f"WHERE job_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            known.update(row[0] for row in rows)
+    return known
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedUpscale:
+    """A sync upscale that a KeyboardInterrupt or a cancellation ended before its answer
+    was read, of a video and resolution the ledger has never seen completed."""
+
+    source_id: str
+    resolution: str
+    account: str | None
+    interrupted_at: float  # UTC epoch seconds: when its request was sent
+
+
+def interrupted_upscales(
+    path: str | os.PathLike[str] | Ledger, *, since: float
+) -> list[InterruptedUpscale]:
+    """Sync upscales sent at or after ``since`` (epoch seconds) and interrupted before their
+    answer, whose video and resolution no row shows completed (the server may still be
+    running them, or have run them: ``client.resume()`` looks). Oldest first, one per
+    video and resolution."""
+    since_ms = round(since * 1000.0)
+    with _reading(path) as conn:
+        if conn is None:
+            return []
+        rows = conn.query(
+            "SELECT source_id, resolution, account, started_at FROM exchanges "
+            f"WHERE operation = 'upscale' AND {_ENDED_BY_CALLER} AND started_at >= ? "
+            "AND source_id IS NOT NULL AND resolution IS NOT NULL ORDER BY started_at",
+            (since_ms,),
+        )
+    found: dict[tuple[str, str], InterruptedUpscale] = {}
+    for source, resolution, account, started_ms in rows:
+        found.setdefault(
+            (source, resolution),
+            InterruptedUpscale(source, resolution, account, started_ms / 1000.0),
+        )
+    if not found:
+        return []
+    done = done_upscales(path, found)
+    return [call for key, call in found.items() if key not in done]

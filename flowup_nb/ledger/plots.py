@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_captcha", "plot_credits", "plot_errors", "plot_latency"]
+__all__ = ["plot_captcha", "plot_costs", "plot_credits", "plot_errors", "plot_latency", "plural"]
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.0)) -> Axes:
@@ -32,19 +32,51 @@ def _zone_label(index: pd.Index, tz: str | None) -> str:
     return str(zone)
 
 
-def _period_labels(index: pd.Index) -> list[str]:
+def plural(count: float, noun: str, many: str | None = None) -> str:
+    """``1 job``, ``2 jobs``, ``0 jobs`` (``many`` for irregular plurals)."""
+    shown = f"{count:,.0f}" if float(count).is_integer() else f"{count:,.2f}"
+    return f"{shown} {noun if count == 1 else (many or noun + 's')}"
+
+
+def _period_labels(index: pd.Index) -> tuple[list[str], str]:
+    """Tick labels for the periods, as short as they can be while telling every period
+    apart (a month of days, minutes of one day, seconds...), and what they leave out (the
+    day all the times share), for the axis label."""
     stamps = pd.DatetimeIndex(index)
-    if len(stamps) and (stamps == stamps.normalize()).all():
-        return [s.strftime("%Y-%m-%d") for s in stamps]
-    return [s.strftime("%Y-%m-%d %H:%M") for s in stamps]
+    if not len(stamps):
+        return [], ""
+    distinct = len(set(stamps))
+    days = stamps.normalize()
+    one_day = len(set(days)) == 1
+    if (stamps == days).all():
+        monthly = (stamps.day == 1).all() and distinct == len({(s.year, s.month) for s in stamps})
+        formats = ["%Y-%m"] if monthly else ["%Y-%m-%d"]
+    elif one_day:
+        formats = ["%H:%M", "%H:%M:%S", "%H:%M:%S.%f"]
+    else:
+        formats = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"]
+    for fmt in formats:
+        labels = [s.strftime(fmt) for s in stamps]
+        if len(set(labels)) == distinct:
+            break
+    shared = stamps[0].strftime("%Y-%m-%d") if one_day and formats[0] == "%H:%M" else ""
+    return labels, shared
 
 
-def _set_period_ticks(ax: Axes, index: pd.Index, *, most: int = 16) -> None:
-    """Label at most ``most`` periods (every n-th), so a year of days stays readable."""
-    labels = _period_labels(index)
+def _set_period_ticks(ax: Axes, index: pd.Index, *, most: int = 16) -> str:
+    """Label at most ``most`` periods (every n-th), so a year of days stays readable;
+    returns the date the labels share (empty when they do not), for the axis label."""
+    labels, shared = _period_labels(index)
     step = max(1, -(-len(labels) // most))
     positions = np.arange(0, len(labels), step)
     ax.set_xticks(positions, [labels[i] for i in positions], rotation=30, ha="right")
+    return shared
+
+
+def _period_axis_label(ax: Axes, index: pd.Index, tz: str | None) -> None:
+    shared = _set_period_ticks(ax, index)
+    on = f" on {shared}" if shared else ""
+    ax.set_xlabel(f"period start{on} (time zone {_zone_label(index, tz)})")
 
 
 def _no_data(ax: Axes, title: str) -> Axes:
@@ -67,9 +99,8 @@ def plot_credits(table: pd.DataFrame, *, tz: str | None = None, ax: Axes | None 
     expected = table["expected_cost"].fillna(0).to_numpy(dtype=float)
     ax.bar(x - 0.2, spent, width=0.4, label="spent (balance falls)", color="tab:red")
     ax.bar(x + 0.2, expected, width=0.4, label="expected (price list)", color="tab:gray")
-    ax.set_ylabel("credits spent")
-    ax.set_xlabel(f"period start ({_zone_label(periods, tz)})")
-    _set_period_ticks(ax, periods)
+    ax.set_ylabel("credits spent (credits)")
+    _period_axis_label(ax, periods, tz)
     ax.set_title(title, pad=24)
     handles, labels = ax.get_legend_handles_labels()
     if "balance" in table and table["balance"].notna().any():
@@ -130,12 +161,12 @@ def plot_latency(
     ax.set_xticks(
         range(1, len(names) + 1),
         [
-            f"{name}\n(n={len(values.dropna())})"
+            f"{name}\n({plural(len(values.dropna()), 'job' if level == 'job' else 'call')})"
             for name, (_, values) in zip(names, groups, strict=True)
         ],
     )
     ax.set_ylabel("duration (s)")
-    ax.set_xlabel(by)
+    ax.set_xlabel(f"{by} (sample size below each box)")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -155,14 +186,16 @@ def plot_captcha(table: pd.DataFrame) -> Figure:
     x = np.arange(len(names))
     rate_ax.bar(x, table["solve_rate"].to_numpy(dtype=float) * 100.0, color="tab:green")
     rate_ax.set_xticks(
-        x, [f"{n}\n({a} attempts)" for n, a in zip(names, table["attempts"], strict=True)]
+        x, [f"{n}\n({plural(a, 'attempt')})" for n, a in zip(names, table["attempts"], strict=True)]
     )
+    rate_ax.set_xlabel("captcha provider")
     rate_ax.set_ylabel("solved (% of attempts)")
     rate_ax.set_ylim(0, 100)
     rate_ax.set_title("Solve rate")
     time_ax.bar(x - 0.2, table["p50_ms"].to_numpy(dtype=float) / 1000.0, width=0.4, label="p50")
     time_ax.bar(x + 0.2, table["p95_ms"].to_numpy(dtype=float) / 1000.0, width=0.4, label="p95")
     time_ax.set_xticks(x, names)
+    time_ax.set_xlabel("captcha provider")
     time_ax.set_ylabel("solve time per attempt (s)")
     time_ax.set_title("Solve time")
     time_ax.legend(fontsize="small")
@@ -182,9 +215,43 @@ def plot_errors(counts: pd.DataFrame, *, tz: str | None = None, ax: Axes | None 
         label = " / ".join(map(str, column)) if isinstance(column, tuple) else str(column)
         ax.bar(x, values, bottom=bottom, label=label)
         bottom += values
-    _set_period_ticks(ax, counts.index)
-    ax.set_xlabel(f"period start ({_zone_label(counts.index, tz)})")
+    _period_axis_label(ax, counts.index, tz)
     ax.set_ylabel("errors (count)")
     ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_costs(table: pd.DataFrame, *, tz: str | None = None, ax: Axes | None = None) -> Axes:
+    """Stacked bars: spend per period, credits and captcha solves (a ``costs()`` table; with
+    a ``by`` level, one bar part per value and cost)."""
+    ax = _axes(ax)
+    currency = str(table.attrs.get("currency", ""))
+    title = "Spend per period: credits and captcha solves"
+    if table.empty:
+        return _no_data(ax, title)
+    keys = [name for name in table.index.names if name != "period"]
+    parts: pd.DataFrame = table[["credit_cost", "captcha_cost"]]
+    if keys:
+        parts = pd.DataFrame(parts.unstack(keys, fill_value=0.0))
+    periods = parts.index
+    x = np.arange(len(parts))
+    bottom = np.zeros(len(parts))
+    for column in parts.columns:
+        values = parts[column].to_numpy(dtype=float)
+        named: tuple[object, ...] = tuple(column) if isinstance(column, tuple) else (column,)
+        what, group = named[0], named[1:]
+        name = "credits" if what == "credit_cost" else "captcha solves"
+        label = " / ".join([*map(str, group), name])
+        ax.bar(x, values, bottom=bottom, label=label)
+        bottom += values
+    _period_axis_label(ax, periods, tz)
+    ax.set_ylabel(f"spend ({currency})" if currency else "spend")
+    attempts = int(table["captcha_attempts"].sum())
+    failures = int(table["captcha_failures"].sum())
+    ax.set_title(
+        f"{title}\n{plural(attempts, 'captcha attempt')} paid, "
+        f"{plural(failures, 'failed one')} among them; total {bottom.sum():,.2f} {currency}"
+    )
     ax.legend(fontsize="small")
     return ax

@@ -43,8 +43,9 @@ def _float(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def exchange_rows(exchange: Any) -> Row:
-    """The ``exchanges`` row and the ``captcha_attempts`` rows of one exchange."""
+def exchange_rows(exchange: Any, *, user: str | None = None, host: str | None = None) -> Row:
+    """The ``exchanges`` row and the ``captcha_attempts`` rows of one exchange, stamped
+    with who recorded it and where."""
     try:
         call_id = str(exchange.call_id)
         started = float(exchange.started_at)
@@ -112,6 +113,8 @@ def exchange_rows(exchange: Any) -> Row:
         "bytes_received": _int(get("bytes_received")),
         "reply_ref": get("reply_ref"),
         "error_message": get("error_message"),
+        "user": user,
+        "host": host,
     }
     return tuple(values[name] for name in EXCHANGE_COLUMNS), attempt_rows
 

@@ -1,5 +1,9 @@
 """The ledger's tables, and the steps that bring an older file up to date.
 
+The columns here are the ledger's on both backends; a PostgreSQL ledger makes the same
+tables with the server's types (backends/postgres_schema.py) and keeps its version in a
+table. What follows is about the SQLite file.
+
 The version lives in ``PRAGMA user_version``. Each step only adds (tables, columns,
 indexes), so a file written by a newer toolkit still opens in an older one, and a
 colleague's old file merges into a new one. A step runs inside one ``BEGIN IMMEDIATE``
@@ -14,13 +18,17 @@ from collections.abc import Callable
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "ATTEMPT_TYPES",
+    "COLUMN_TYPES",
     "EXCHANGE_COLUMNS",
+    "FLAG_COLUMNS",
     "SCHEMA_VERSION",
+    "column_list",
     "migrate",
     "schema_version",
 ]
 
-# Version 1: the columns of DESIGN.md, one row per exchange (credits_spent and
+# Version 1: the first release's columns, one row per exchange (credits_spent and
 # expected_cost are derived at read time, never stored: see frame.py).
 _V1_COLUMNS: tuple[tuple[str, str], ...] = (
     ("call_id", "TEXT PRIMARY KEY NOT NULL"),
@@ -52,8 +60,8 @@ _V1_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tags", "TEXT"),
 )
 
-# Version 2: what the client's Exchange carries beyond DESIGN.md, and the child table
-# of captcha attempts (one exchange can report up to captchaRetry of them).
+# Version 2: the rest of what the client's Exchange carries, and the child table of
+# captcha attempts (one exchange can report up to captchaRetry of them).
 _V2_COLUMNS: tuple[tuple[str, str], ...] = (
     ("operation", "TEXT"),
     ("method", "TEXT"),
@@ -65,16 +73,36 @@ _V2_COLUMNS: tuple[tuple[str, str], ...] = (
     ("error_message", "TEXT"),
 )
 
-EXCHANGE_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _V1_COLUMNS + _V2_COLUMNS)
-ATTEMPT_COLUMNS: tuple[str, ...] = (
-    "call_id",
-    "idx",
-    "service",
-    "task_id",
-    "duration_ms",
-    "success",
-    "error",
+# Version 4: who recorded the row and on which machine (a team ledger has many of both).
+_V4_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("user", "TEXT"),
+    ("host", "TEXT"),
 )
+
+EXCHANGE_COLUMNS: tuple[str, ...] = tuple(
+    name for name, _ in _V1_COLUMNS + _V2_COLUMNS + _V4_COLUMNS
+)
+# Columns whose SQLite type is INTEGER holding 0/1: a PostgreSQL ledger stores them as
+# SMALLINT, the other INTEGER columns as BIGINT (epoch milliseconds, byte counts).
+FLAG_COLUMNS: tuple[str, ...] = ("captcha_quality", "cached", "will_retry")
+COLUMN_TYPES: dict[str, str] = {
+    name: decl.split()[0] for name, decl in _V1_COLUMNS + _V2_COLUMNS + _V4_COLUMNS
+}
+ATTEMPT_TYPES: dict[str, str] = {
+    "call_id": "TEXT",
+    "idx": "INTEGER",
+    "service": "TEXT",
+    "task_id": "TEXT",
+    "duration_ms": "INTEGER",
+    "success": "INTEGER",
+    "error": "TEXT",
+}
+ATTEMPT_COLUMNS: tuple[str, ...] = tuple(ATTEMPT_TYPES)
+
+
+def column_list(names: tuple[str, ...] | list[str]) -> str:
+    """Column names quoted for SQL (``user`` is a reserved word in PostgreSQL)."""
+    return ", ".join(f'"{name}"' for name in names)
 
 
 def _to_v1(conn: sqlite3.Connection) -> None:
@@ -109,8 +137,20 @@ def _to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS exchanges_source_id ON exchanges(source_id)")
 
 
+def _to_v4(conn: sqlite3.Connection) -> None:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(exchanges)")}
+    for name, decl in _V4_COLUMNS:
+        if name not in present:
+            conn.execute(f'ALTER TABLE exchanges ADD COLUMN "{name}" {decl}')
+
+
 # MIGRATIONS[n] brings a version n-1 file to version n.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _to_v1,
+    2: _to_v2,
+    3: _to_v3,
+    4: _to_v4,
+}
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 

@@ -1,11 +1,12 @@
-"""``Ledger``: the SQLite file every exchange is written to, and the door to its analyses.
+"""``Ledger``: where every exchange is written, and the door to its analyses.
 
-Writes: one short ``BEGIN IMMEDIATE`` transaction per record (taking the write lock up
-front, so SQLite's busy handler can wait for another kernel instead of failing on a
-lock upgrade), WAL so readers never block writers, ``synchronous=NORMAL`` (a commit
-survives the process being killed; only an OS crash or power loss can lose the last
-few). ``record()`` never raises for a storage problem: after the busy timeout and a
-few retries the record goes to the JSONL fallback file, replayed on the next open.
+A ledger lives in a SQLite file (the default, one per user) or on a PostgreSQL server a
+team shares (``Ledger("postgresql://...")``); backends/ holds what differs between the
+two, location.py how a path or URL is read. ``record()`` never raises for a storage
+problem: the record goes to the JSONL fallback file and is replayed once the database
+takes records again (writing.py). Reads go through Arrow (frame.py, reading.py); the whole
+ledger's frame is kept and brought up to date by reading only the rows added since
+(follow.py). The analyses and plots are in questions.py.
 """
 
 from __future__ import annotations
@@ -13,176 +14,132 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import time
-import warnings
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from flowup_nb.ledger.backends.base import Backend, StorageError
+from flowup_nb.ledger.backends.opening import open_backend
+from flowup_nb.ledger.errors import LedgerError
 from flowup_nb.ledger.fallback import FallbackFile
-from flowup_nb.ledger.paths import ENV_VAR, fallback_path, resolve_ledger_path
-from flowup_nb.ledger.rows import Row, exchange_rows, row_from_payload, row_payload
-from flowup_nb.ledger.schema import ATTEMPT_COLUMNS, EXCHANGE_COLUMNS, migrate
+from flowup_nb.ledger.identity import current_host, current_user
+from flowup_nb.ledger.location import (
+    Location,
+    PostgresLocation,
+    SqliteLocation,
+    resolve_location,
+)
+from flowup_nb.ledger.questions import LedgerQuestions, check_tz
+from flowup_nb.ledger.rows import exchange_rows
+from flowup_nb.ledger.writing import RecordWriter
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
+    from flowup_nb.ledger.follow import FrameFollower
     from flowup_nb.ledger.frame import TimeBound
+    from flowup_nb.ledger.reading import Filters, Names
 
 __all__ = ["Ledger", "LedgerError", "default_ledger"]
 
 log = logging.getLogger("flowup_nb.ledger")
 
-_INSERT_EXCHANGE = (
-    f"INSERT OR IGNORE INTO exchanges ({', '.join(EXCHANGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(EXCHANGE_COLUMNS))})"
-)
-_INSERT_ATTEMPT = (
-    f"INSERT OR IGNORE INTO captcha_attempts ({', '.join(ATTEMPT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
-)
-_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-_REPLAY_CHUNK = 5_000
 
-
-class LedgerError(RuntimeError):
-    """The ledger file cannot be opened or created; the message names the fix."""
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in _BUSY_CODES
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-class Ledger:
-    """Every exchange with the API, kept in SQLite across kernels, analysed as DataFrames.
+class Ledger(LedgerQuestions):
+    """Every exchange with the API, kept across kernels, analysed as DataFrames.
 
     ``Ledger(path=None)`` opens (creating if needed) ``path``, else ``$FLOWUP_LEDGER``,
-    else ``<per-user data dir>/flowup-nb/ledger.sqlite``. Give it to a client
+    else ``<per-user data dir>/flowup-nb/ledger.sqlite``. ``path`` may also be a server
+    URL, ``postgresql://user@host:5432/dbname`` (``pip install 'flowup-nb[team]'``; see
+    docs/team.md), for one ledger a team shares. Give it to a client
     (``FlowClient(ledger=...)``; ``connect()`` attaches the default one) and every
-    request, retry, poll, download and failure becomes a row.
+    request, retry, poll, download and failure becomes a row, stamped with the ``user``
+    (``$FLOWUP_USER``, else the login name) and ``host`` that recorded it.
 
-    ``busy_timeout`` (seconds) is how long a write waits for another writer before
-    retrying; past about twice that, the record goes to the fallback file instead.
+    ``busy_timeout`` (seconds) bounds each write: how long it waits for another SQLite
+    writer, or for a server to connect and answer; past it the record goes to the
+    fallback file. ``retry_after`` (seconds): after a failed write, records skip the
+    database for this long (doubling while it keeps failing, at most a minute), then
+    the next record tries again and the fallback file is replayed once it works.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 3.0):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        busy_timeout: float = 3.0,
+        retry_after: float = 1.0,
+    ):
         if busy_timeout < 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
-        self._path = resolve_ledger_path(path)
-        self._busy_timeout = float(busy_timeout)
-        self._fallback = FallbackFile(fallback_path(self._path))
+        if retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 seconds, got {retry_after!r}")
+        self._location = resolve_location(path)
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
         self._closed = False
-        self._warned_fallback = False
-        self._own_commits = 0
-        # Whole-ledger frame and jobs table, valid while _cache_key holds (see _cached).
-        self._cache: dict[str, pd.DataFrame] = {}
-        self._cache_key: tuple[int, int] | None = None
-        with self._lock:
-            self._connection()
-        self.replay()
+        self._user, self._host = current_user(), current_host()
+        self._fallback = FallbackFile(self._location.fallback_path)
+        self._backend: Backend = open_backend(self._location, busy_timeout=busy_timeout)
+        self._writer = RecordWriter(
+            self._backend, self._fallback, self._location.display, retry_after=retry_after
+        )
+        self._follower: FrameFollower | None = None
+        self._pinned = threading.local()  # see as_read()
+        # The jobs table of the whole ledger, valid for one version of the follower.
+        self._jobs_cache: tuple[int, pd.DataFrame] | None = None
+        if isinstance(self._location, PostgresLocation):
+            _open_servers[self._location.display] = self
+            self._check_server()
+        self._writer.replay()
 
-    # -- connection -------------------------------------------------------------------
+    def _check_server(self) -> None:
+        """Say now (not at the first upscale) when the server cannot be used."""
+        import warnings
+
+        ensure = getattr(self._backend, "ensure_tables", None)
+        try:
+            if ensure is not None:
+                ensure()
+        except StorageError as exc:
+            self._writer.note_failure(exc)
+            warnings.warn(
+                f"the ledger {self._location.display} cannot be reached now ({exc}); records "
+                f"wait in {self._fallback.path} and are stored when it can be",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    # -- where ------------------------------------------------------------------------
 
     @property
-    def path(self) -> Path:
-        """The database file."""
-        return self._path
+    def path(self) -> Path | str:
+        """The database file; for a server ledger, its URL without the password."""
+        if isinstance(self._location, SqliteLocation):
+            return self._location.path
+        return self._location.display
+
+    @property
+    def url(self) -> str:
+        """``sqlite:///...`` or ``postgresql://user@host:port/db`` (never the password)."""
+        if isinstance(self._location, SqliteLocation):
+            return self._location.path.resolve().as_uri().replace("file://", "sqlite://", 1)
+        return self._location.display
 
     @property
     def fallback_path(self) -> Path:
-        """Where records go when the database cannot take them (replayed on open)."""
+        """Where records wait when the database cannot take them (replayed later)."""
         return self._fallback.path
 
-    def _connection(self) -> sqlite3.Connection:
+    def _open_backend(self) -> Backend:
         if self._closed:
-            raise LedgerError(f"this Ledger ({self._path}) is closed: open a new Ledger()")
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        # A connection must not cross fork(): the child opens its own, and leaves the
-        # parent's alone (closing it here could disturb the parent's locks).
-        self._conn = None
-        self._conn = self._open()
-        self._pid = os.getpid()
-        return self._conn
-
-    def _open(self) -> sqlite3.Connection:
-        advice = f"set {ENV_VAR} (or pass Ledger(path=...)) to a writable file on a local disk"
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
             raise LedgerError(
-                f"cannot create the ledger's folder {self._path.parent}: {exc}; {advice}"
-            ) from None
-        if self._path.is_dir():
-            raise LedgerError(f"the ledger path {self._path} is a directory; {advice}")
-        try:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
+                f"this Ledger ({self._location.display}) is closed: open a new Ledger()"
             )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the ledger {self._path}: {exc}; {advice}") from None
-        try:
-            self._retrying(lambda: self._prepare(conn))
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise LedgerError(f"cannot use {self._path} as a ledger ({exc}); {advice}") from None
-        return conn
-
-    @staticmethod
-    def _prepare(conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA journal_mode=WAL")  # stays 'delete' where WAL is impossible
-        conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(conn)
-
-    def _retrying(self, action: Callable[[], Any]) -> Any:
-        """Run ``action``, again while SQLite reports busy/locked, up to the timeout."""
-        deadline = time.monotonic() + self._busy_timeout
-        pause = 0.002
-        while True:
-            try:
-                return action()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-
-    def _write(self, rows: Sequence[Row]) -> None:
-        """One transaction holding ``rows``; raises sqlite3.Error/LedgerError on failure."""
-
-        def transaction() -> None:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(_INSERT_EXCHANGE, [values for values, _ in rows])
-                attempts = [a for _, row_attempts in rows for a in row_attempts]
-                if attempts:
-                    conn.executemany(_INSERT_ATTEMPT, attempts)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
-
-        with self._lock:
-            self._retrying(transaction)
-            self._own_commits += 1
+        return self._backend
 
     # -- recording --------------------------------------------------------------------
 
@@ -192,260 +149,155 @@ class Ledger:
         Never raises for a storage failure (the user's call must still succeed): the
         record goes to the fallback file instead, with a warning the first time.
         """
-        row = exchange_rows(exchange)
-        try:
-            self._write([row])
-        except (sqlite3.Error, OSError, LedgerError) as exc:
-            self._keep_in_fallback(row, exc)
+        row = exchange_rows(exchange, user=self._user, host=self._host)
+        if self._closed:
+            self._writer.keep(row, f"this Ledger ({self._location.display}) is closed")
+            return
+        self._writer.record(row)
 
     __call__ = record  # a Ledger is itself an ExchangeObserver
-
-    def _keep_in_fallback(self, row: Row, cause: BaseException) -> None:
-        try:
-            self._fallback.append(row_payload(row))
-        except OSError as exc:
-            log.error(
-                "ledger: could not record exchange %s in %s (%s) nor in %s (%s)",
-                row[0][0],
-                self._path,
-                cause,
-                self._fallback.path,
-                exc,
-            )
-            return
-        if not self._warned_fallback:
-            self._warned_fallback = True
-            warnings.warn(
-                f"the ledger {self._path} could not take a record ({cause}); it was kept in "
-                f"{self._fallback.path} and will be replayed when a Ledger next opens",
-                RuntimeWarning,
-                stacklevel=3,
-            )
 
     def replay(self) -> int:
         """Move records from the fallback file into the database; returns how many.
 
-        Runs on open. Idempotent: a record already stored is skipped.
+        Runs on open, on close, and after a failed write once the database takes records
+        again. Idempotent: a record already stored is skipped.
         """
-        replayed = 0
-        for claimed in self._fallback.claim():
-            payloads, unreadable = self._fallback.read(claimed)
-            rows = []
-            for payload in payloads:
-                try:
-                    rows.append(row_from_payload(payload))
-                except (KeyError, TypeError, ValueError):
-                    unreadable += 1
-            try:
-                for start in range(0, len(rows), _REPLAY_CHUNK):
-                    self._write(rows[start : start + _REPLAY_CHUNK])
-            except (sqlite3.Error, LedgerError) as exc:
-                log.warning("ledger: replay of %s postponed: %s", claimed, exc)
-                continue  # the claimed file stays; the next open tries again
-            if unreadable:
-                log.warning(
-                    "ledger: %d unreadable line(s) in %s skipped (cut short by a crash?)",
-                    unreadable,
-                    claimed,
-                )
-            self._fallback.discard(claimed)
-            replayed += len(rows)
-        return replayed
+        self._open_backend()
+        return self._writer.replay()
 
     # -- reading ----------------------------------------------------------------------
 
     def __len__(self) -> int:
+        (count,) = self._open_backend().query("SELECT count(*) FROM exchanges")[0]
+        return int(count)
+
+    def refresh(self) -> int:
+        """Read the rows added (by any kernel) since the last read; returns how many.
+
+        ``frame()`` and the analyses do this by themselves; a dashboard calls it to learn
+        whether anything changed (LedgerView does, in a worker thread).
+        """
+        return self._whole().refresh()
+
+    @contextlib.contextmanager
+    def as_read(self) -> Iterator[Ledger]:
+        """Within this block (in this thread), ``frame()`` and the analyses use the rows
+        read so far and read no new ones: several questions answered from one state of
+        the ledger, as a dashboard's counts and tabs must be. Other threads go on as usual.
+        """
+        previous = getattr(self._pinned, "on", False)
+        self._pinned.on = True
+        try:
+            yield self
+        finally:
+            self._pinned.on = previous
+
+    def _reading_new(self) -> bool:
+        return not getattr(self._pinned, "on", False)
+
+    def _whole(self) -> FrameFollower:
         with self._lock:
-            return int(self._connection().execute("SELECT count(*) FROM exchanges").fetchone()[0])
+            backend = self._open_backend()
+            if self._follower is None:
+                from flowup_nb.ledger.follow import FrameFollower
+
+                self._follower = FrameFollower(backend)
+            return self._follower
 
     def frame(
-        self, since: TimeBound = None, until: TimeBound = None, tz: str | None = None
+        self,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        tz: str | None = None,
+        *,
+        accounts: Names = None,
+        users: Names = None,
     ) -> pd.DataFrame:
-        """One row per exchange (started in ``[since, until)``), typed; see frame.py.
+        """One row per exchange (started in ``[since, until)``, of ``accounts`` and
+        ``users`` when given), typed; see frame.py.
 
-        ``since``/``until``: datetime, date, ISO text, or a duration meaning "that long
-        ago" (``since="7 days"``). ``tz``: show times (and read naive bounds) in this zone.
-        The whole ledger is read once and kept until the next write by any kernel, so
-        asking again is cheap; the frame returned is yours to change.
+        ``since``/``until``: datetime, date, ISO text, a duration meaning "that long
+        ago" (``since="10m"``, ``"3 hours"``, ``"7 days"``), or ``"today"``/``"yesterday"``
+        (local midnight in ``tz``, else the machine's zone). ``tz``: show times (and read
+        naive bounds) in this zone.
+        The filters are applied by the database. The whole ledger is read once and then
+        only the rows added since, so asking again is cheap; the frame returned is yours
+        to change.
         """
-        _check_tz(tz)
-        if since is None and until is None:
-            # Copy-on-write (pandas >= 3): a shallow copy cannot change the cached frame.
-            frame = self._whole_frame().copy(deep=False)
+        check_tz(tz)
+        from flowup_nb.ledger.reading import Filters
+
+        filters = Filters.of(since, until, accounts, users, tz=tz)
+        if filters.everything:
+            # Copy-on-write (pandas >= 3): a shallow copy cannot change the kept frame.
+            frame = self._whole().frame(refresh=self._reading_new()).copy(deep=False)
             if tz is not None:
                 for name in ("started_at", "finished_at"):
                     frame[name] = frame[name].dt.tz_convert(tz)
             return frame
-        return self._read(since, until, tz)
+        return self._read(filters, tz)
 
-    def _read(self, since: TimeBound, until: TimeBound, tz: str | None) -> pd.DataFrame:
-        from flowup_nb.ledger.frame import read_frame, to_bound_ms
+    def _read(self, filters: Filters, tz: str | None) -> pd.DataFrame:
+        from flowup_nb.ledger.reading import read_frame
 
-        since_ms = to_bound_ms(since, tz=tz, name="since")
-        until_ms = to_bound_ms(until, tz=tz, name="until")
-        with self._lock:
-            conn = self._connection()
-            # One read transaction: the rows and the balances before them agree.
-            conn.execute("BEGIN")
-            try:
-                return read_frame(conn, since_ms=since_ms, until_ms=until_ms, tz=tz)
-            finally:
-                conn.execute("COMMIT")
+        return read_frame(self._open_backend(), filters, tz=tz)
 
-    def _cached(self, name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """``build()``, kept until the next write to the ledger (by this or any kernel)."""
-        with self._lock:
-            # data_version moves when another connection commits; our own commits count.
-            version = int(self._connection().execute("PRAGMA data_version").fetchone()[0])
-            key = (version, self._own_commits)
-            if key != self._cache_key:
-                self._cache, self._cache_key = {}, key
-            if name not in self._cache:
-                self._cache[name] = build()
-            return self._cache[name]
-
-    def _whole_frame(self) -> pd.DataFrame:
-        """The whole ledger as a frame (cached)."""
-        return self._cached("frame", lambda: self._read(None, None, None))
-
-    def _analysis_jobs(self, since: TimeBound, until: TimeBound) -> pd.DataFrame:
-        """The jobs table analyses read (cached for the whole ledger)."""
-        from flowup_nb.ledger import analyses
-
-        if since is not None or until is not None:
-            return analyses.jobs(self._read(since, until, None))
-        return self._cached("jobs", lambda: analyses.jobs(self._whole_frame()))
-
-    def captcha_attempts(self, tz: str | None = None) -> pd.DataFrame:
-        """Every captcha attempt the server reported, with its exchange's context."""
-        from flowup_nb.ledger.frame import read_attempts
-
-        _check_tz(tz)
-        with self._lock:
-            return read_attempts(self._connection(), tz=tz)
-
-    def _analysis_frame(self, since: TimeBound, until: TimeBound) -> pd.DataFrame:
+    def _analysis_frame(self, filters: Filters) -> pd.DataFrame:
         """The frame analyses read (they never modify it, so no copy)."""
-        if since is not None or until is not None:
-            return self._read(since, until, None)
-        return self._whole_frame()
+        if filters.everything:
+            return self._whole().frame(refresh=self._reading_new())
+        return self._read(filters, None)
 
-    # -- analyses (pure functions in analyses.py; these pick the frame) ------------------
-
-    def jobs(self, since: TimeBound = None, until: TimeBound = None) -> pd.DataFrame:
-        """One row per job: kind, resolution, status, end-to-end duration, polls, cost."""
-
-        return self._analysis_jobs(since, until).copy(deep=False)
-
-    def summary(self, since: TimeBound = None, until: TimeBound = None) -> pd.DataFrame:
-        """Per account and in all: calls, jobs, success rate, credits, p50/p95, burn rate."""
+    def _analysis_jobs(self, filters: Filters) -> pd.DataFrame:
+        """The jobs table analyses read (kept for the whole ledger until rows are added)."""
         from flowup_nb.ledger import analyses
 
-        return analyses.summary(
-            self._analysis_frame(since, until), job_table=self._analysis_jobs(since, until)
-        )
+        if not filters.everything:
+            return analyses.jobs(self._read(filters, None))
+        follower = self._whole()
+        frame = follower.frame(refresh=self._reading_new())
+        with self._lock:
+            if self._jobs_cache is None or self._jobs_cache[0] != follower.version:
+                self._jobs_cache = (follower.version, analyses.jobs(frame))
+            return self._jobs_cache[1]
 
-    def credits(
+    def captcha_attempts(
         self,
-        by: str | Sequence[str] | None = None,
-        freq: str = "D",
-        *,
         tz: str | None = None,
+        *,
         since: TimeBound = None,
         until: TimeBound = None,
+        accounts: Names = None,
+        users: Names = None,
     ) -> pd.DataFrame:
-        """Credits spent (reported and expected) per ``freq`` period, with the balance."""
-        from flowup_nb.ledger import analyses
+        """Every captcha attempt the server reported, with its exchange's context."""
+        from flowup_nb.ledger.reading import Filters, read_attempts
 
-        _check_tz(tz)
-        return analyses.credits(self._analysis_frame(since, until), by=by, freq=freq, tz=tz)
+        check_tz(tz)
+        filters = Filters.of(since, until, accounts, users, tz=tz)
+        return read_attempts(self._open_backend(), filters, tz=tz)
 
-    def latency(
-        self,
-        by: str | Sequence[str] | None = ("operation", "resolution"),
-        *,
-        level: str = "call",
-        outcome: str | Sequence[str] | None = ("ok", "pending", "failed"),
-        since: TimeBound = None,
-        until: TimeBound = None,
-    ) -> pd.DataFrame:
-        """p50/p90/p95/p99 durations with the sample size, of calls or of whole jobs."""
-        from flowup_nb.ledger import analyses
-
-        job_table = self._analysis_jobs(since, until) if level == "job" else None
-        return analyses.latency(
-            self._analysis_frame(since, until),
-            by=by,
-            level=level,
-            outcome=outcome,
-            job_table=job_table,
-        )
-
-    def captcha(self) -> pd.DataFrame:
-        """Per provider: attempts, solve rate, p50/p95 solve time, share of latency."""
-        from flowup_nb.ledger import analyses
-
-        return analyses.captcha(self.captcha_attempts(), self._analysis_jobs(None, None))
-
-    def errors(
-        self,
-        by: str | Sequence[str] = "error_type",
-        freq: str | None = None,
-        *,
-        tz: str | None = None,
-        since: TimeBound = None,
-        until: TimeBound = None,
-    ) -> pd.DataFrame:
-        """Errors counted by type (or any columns), optionally per ``freq`` period."""
-        from flowup_nb.ledger import analyses
-
-        _check_tz(tz)
-        return analyses.errors(self._analysis_frame(since, until), by=by, freq=freq, tz=tz)
-
-    def reconcile(
-        self,
-        by: str | Sequence[str] = "account",
-        freq: str | None = None,
-        *,
-        tz: str | None = None,
-    ) -> pd.DataFrame:
-        """Reported spend (balance deltas) against the price list, and where they differ."""
-        from flowup_nb.ledger import analyses
-
-        _check_tz(tz)
-        return analyses.reconcile(self._analysis_frame(None, None), by=by, freq=freq, tz=tz)
-
-    # -- plots ------------------------------------------------------------------------
-
-    def plot_credits(
-        self, freq: str = "D", *, tz: str | None = None, ax: Axes | None = None
-    ) -> Axes:
-        """Credits spent per period (bars) with the balance (line)."""
-        from flowup_nb.ledger import plots
-
-        return plots.plot_credits(self.credits(freq=freq, tz=tz), tz=tz, ax=ax)
-
-    def plot_latency(
-        self, by: str = "resolution", *, level: str = "job", ax: Axes | None = None
-    ) -> Axes:
-        """Distribution of durations by ``by`` (jobs end to end by default)."""
-        from flowup_nb.ledger import plots
-
-        return plots.plot_latency(self._analysis_frame(None, None), by=by, level=level, ax=ax)
-
-    def plot_captcha(self) -> Figure:
-        """Captcha providers side by side: solve rate and solve times."""
-        from flowup_nb.ledger import plots
-
-        return plots.plot_captcha(self.captcha())
-
-    def plot_errors(
-        self, freq: str = "D", *, tz: str | None = None, ax: Axes | None = None
-    ) -> Axes:
-        """Errors per period, stacked by type."""
-        from flowup_nb.ledger import plots
-
-        return plots.plot_errors(self.errors(freq=freq, tz=tz), tz=tz, ax=ax)
+    def recent_video_ids(self, days: float = 30, limit: int = 40) -> list[str]:
+        """Ids of source videos used in the last ``days``, newest first, at most ``limit``:
+        the sources of upscales and the videos generated, never an upscale's own output
+        (``..._upsampled``), which cannot be upscaled again."""
+        since_ms = int((time.time() - days * 86_400) * 1000)
+        query = """
+            SELECT video_id FROM (
+                SELECT CASE WHEN operation = 'generate_video' THEN result_id
+                            ELSE source_id END AS video_id,
+                       started_at
+                FROM exchanges
+                WHERE started_at >= ?
+                  AND operation IN ('upscale', 'submit_upscale', 'generate_video')) AS used
+            WHERE video_id IS NOT NULL AND video_id NOT LIKE '%\\_upsampled' ESCAPE '\\'
+            GROUP BY video_id
+            ORDER BY max(started_at) DESC
+            LIMIT ?
+        """
+        rows = self._open_backend().query(query, (since_ms, max(0, int(limit))))
+        return [str(video_id) for (video_id,) in rows]
 
     # -- moving data ------------------------------------------------------------------
 
@@ -458,28 +310,81 @@ class Ledger:
             self.frame(), self.captcha_attempts(), path, include_urls=include_urls
         )
 
-    def import_(self, path: str | os.PathLike[str]) -> int:
-        """Merge a colleague's export (``.csv``/``.parquet``) or ledger file (``.sqlite``);
-        rows already here (same ``call_id``) are skipped. Returns how many were added."""
+    def import_(self, source: str | os.PathLike[str] | Ledger) -> int:
+        """Merge a colleague's export (``.csv``/``.parquet``), a ledger file (``.sqlite``),
+        another Ledger or a ledger URL (``postgresql://...``); rows already here (same
+        ``call_id``) are skipped. Returns how many were added."""
+        if isinstance(source, Ledger):
+            return source.push(self)
+        if isinstance(source, str) and "://" in source:
+            with Ledger(source) as other:
+                return other.push(self)
         from flowup_nb.ledger import transfer
 
-        rows = transfer.load(path)
-        with self._lock:
-            before = len(self)
-            for start in range(0, len(rows), _REPLAY_CHUNK):
-                self._write(rows[start : start + _REPLAY_CHUNK])
-            return len(self) - before
+        self._open_backend()
+        return self._writer.write_many(transfer.load(source))
 
     merge = import_
+
+    def push(self, target: Ledger | str | os.PathLike[str]) -> int:
+        """Copy every row of this ledger into ``target`` (another Ledger, a file path or a
+        ``postgresql://`` URL), skipping rows already there: a personal ledger into the
+        team's, or the team's into a personal file. Returns how many rows were added.
+
+        Pushing into a server ledger drops the signature of media URLs (many people read
+        it). Safe to repeat: the call id is the key.
+        """
+        import pyarrow.compute as pc
+
+        from flowup_nb.ledger.reading import ROW_TYPES
+        from flowup_nb.ledger.schema import (
+            ATTEMPT_COLUMNS,
+            ATTEMPT_TYPES,
+            EXCHANGE_COLUMNS,
+            column_list,
+        )
+        from flowup_nb.ledger.transfer import rows_of_tables
+
+        if not isinstance(target, Ledger):
+            with Ledger(target) as opened:
+                return self.push(opened)
+        backend = self._open_backend()
+        seq = backend.seq_column
+        added, after = 0, -1
+        while True:
+            exchanges = backend.read_arrow(
+                f"SELECT {seq} AS _seq, {column_list(EXCHANGE_COLUMNS)} FROM exchanges "
+                f"WHERE {seq} > ? ORDER BY {seq} LIMIT ?",
+                [after, _PUSH_CHUNK],
+                types=ROW_TYPES,
+            )
+            if not exchanges.num_rows:
+                return added
+            last = int(pc.max(exchanges.column("_seq")).as_py())
+            attempts = backend.read_arrow(
+                f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM captcha_attempts WHERE call_id IN "
+                f"(SELECT call_id FROM exchanges WHERE {seq} > ? AND {seq} <= ?)",
+                [after, last],
+                types=ATTEMPT_TYPES,
+            )
+            added += target._writer.write_many(rows_of_tables(exchanges, attempts))
+            after = last
 
     # -- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
+        """Store what waits in the fallback file if the database takes it, then close."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-            self._cache, self._cache_key = {}, None
+            if self._closed:
+                return
+            try:
+                if self._fallback.pending():  # one last try, whatever the pause says
+                    self._writer.replay()
+            except Exception as exc:  # closing must not fail over a replay
+                log.warning("ledger: replay on close failed: %s", exc)
+            self._backend.close()
+            self._follower = None
+            self._jobs_cache = None
             self._closed = True
 
     @property
@@ -499,37 +404,48 @@ class Ledger:
 
     def __repr__(self) -> str:
         if self._closed:
-            return f"Ledger({str(self._path)!r}, closed)"
+            return f"Ledger({self._location.display!r}, closed)"
         try:
             count = f"{len(self):,} rows"
-        except (sqlite3.Error, LedgerError) as exc:
+        except (LedgerError, StorageError) as exc:
             count = f"unreadable: {exc}"
-        return f"Ledger({str(self._path)!r}, {count})"
+        return f"Ledger({self._location.display!r}, {count})"
 
 
-def _check_tz(tz: str | None) -> None:
-    if tz is None:
+_PUSH_CHUNK = 50_000
+
+# Server ledgers open in this process, by URL without password: another part of the
+# process that knows only ``ledger.path`` (a batch reading its history) reuses the one
+# that holds the credentials.
+_open_servers: weakref.WeakValueDictionary[str, Ledger] = weakref.WeakValueDictionary()
+
+
+@contextlib.contextmanager
+def open_ledger_at(location: Location) -> Iterator[Ledger]:
+    """An open Ledger for ``location``: one this process has open, else a new one that
+    is closed afterwards."""
+    known = _open_servers.get(location.display)
+    if known is not None and not known.closed:
+        yield known
         return
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(str(tz))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {tz!r}: pass an IANA name such as 'UTC', "
-            f"'Europe/Paris' or 'America/Los_Angeles'"
-        ) from None
+    target = location.conninfo if isinstance(location, PostgresLocation) else location.path
+    with Ledger(target) as opened:
+        yield opened
 
 
-_defaults: dict[Path, Ledger] = {}
+_defaults: dict[str, Ledger] = {}
 _defaults_lock = threading.Lock()
 
 
 def default_ledger() -> Ledger:
-    """The process's shared Ledger for the default path (``$FLOWUP_LEDGER`` or per-user)."""
-    path = resolve_ledger_path(None)
+    """The process's shared Ledger for the default location (``$FLOWUP_LEDGER`` or the
+    per-user file)."""
+    location = resolve_location(None)
+    key = location.display if isinstance(location, PostgresLocation) else str(location.path)
     with _defaults_lock:
-        ledger = _defaults.get(path)
+        ledger = _defaults.get(key)
         if ledger is None or ledger.closed:
-            ledger = _defaults[path] = Ledger(path)
+            ledger = _defaults[key] = Ledger(
+                location.conninfo if isinstance(location, PostgresLocation) else location.path
+            )
         return ledger

@@ -13,15 +13,19 @@ import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from flowup_nb.api.media import SIGNED_PART
 from flowup_nb.ledger.rows import Row
 from flowup_nb.ledger.schema import ATTEMPT_COLUMNS, EXCHANGE_COLUMNS
 
-__all__ = ["ATTEMPTS_COLUMN", "export", "load", "strip_url_secrets"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ATTEMPTS_COLUMN", "export", "load", "rows_of_tables", "strip_url_secrets"]
 
 ATTEMPTS_COLUMN = "captcha_attempts_json"
 _CSV = (".csv",)
@@ -68,8 +72,9 @@ def _need_pyarrow() -> None:
 
 
 def strip_url_secrets(urls: pd.Series) -> pd.Series:
-    """``https://host/v.mp4?Expires=..&Signature=..`` -> ``https://host/v.mp4``."""
-    return urls.str.replace(r"[?#].*\Z", "", regex=True)
+    """``https://host/v.mp4?Expires=..&Signature=..`` -> ``https://host/v.mp4``: the rule of
+    ``flowup_nb.api.media.public_url``, applied to a whole column at once."""
+    return urls.str.replace(SIGNED_PART, "", regex=True)
 
 
 def _attempts_json(frame: pd.DataFrame, attempts: pd.DataFrame) -> pd.Series:
@@ -242,3 +247,25 @@ def _load_sqlite(source: Path) -> list[Row]:
     finally:
         conn.close()
     return [(row, attempts.get(row[0], [])) for row in values]
+
+
+def rows_of_tables(exchanges: pa.Table, attempts: pa.Table) -> list[Row]:
+    """Rows read from another ledger (Arrow tables of its stored columns) -> rows to
+    insert; columns the other ledger lacks are empty."""
+    n = exchanges.num_rows
+    names = set(exchanges.column_names)
+    columns = [
+        exchanges.column(name).to_pylist() if name in names else [None] * n
+        for name in EXCHANGE_COLUMNS
+    ]
+    by_call: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    if attempts.num_rows:
+        present = set(attempts.column_names)
+        attempt_columns = [
+            attempts.column(name).to_pylist() if name in present else [None] * attempts.num_rows
+            for name in ATTEMPT_COLUMNS
+        ]
+        for attempt in sorted(zip(*attempt_columns, strict=True), key=lambda a: a[1] or 0):
+            by_call[attempt[0]].append(attempt)
+    values = list(zip(*columns, strict=True))
+    return [(row, by_call.get(row[0], [])) for row in values]

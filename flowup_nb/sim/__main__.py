@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"multiplier on every duration of the real service (default {DEFAULT_TIME_SCALE})",
     )
     parser.add_argument("--fail-rate", type=float, default=0.02, help="share of jobs that fail")
+    parser.add_argument(
+        "--bill-every-execution",
+        action="store_true",
+        help="charge every upscale that runs, not only the first per (video, resolution)",
+    )
     args = parser.parse_args(argv)
     seed: int | str | None = args.seed
     if isinstance(seed, str) and seed.lstrip("-").isdigit():
@@ -35,23 +41,24 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             media_port=args.media_port,
             fail_rate=args.fail_rate,
+            bill_every_execution=args.bill_every_execution,
         )
     except (OSError, ValueError, TypeError) as exc:
         print(f"flowup_nb.sim: cannot start: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with sim:
+    # Ctrl-C is quiet from the banner's first line: whoever reads it may send SIGINT at once.
+    with sim, contextlib.suppress(KeyboardInterrupt):
         print(f"Google Flow simulator (seed {sim.seed}, time scale {sim.time_scale})")
         print(f"base URL:   {sim.base_url}")
         print(f"media base: {sim.media_base}")
         print(f"token:      {sim.token}")
+        if args.bill_every_execution:
+            print("billing:    every execution (not only the first per video and resolution)")
         print(f"try:        export FLOWUP_BASE_URL={sim.base_url} USEAPI_TOKEN={sim.token}")
         print("Ctrl-C to stop.", flush=True)
-        try:
-            while not done.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not done.wait(0.5):
             pass
     return 0
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "GENERATION_MODELS",
+    "HEALTH_OK",
     "PAYGATE_TIER",
     "UPSCALE_COST",
     "Account",
@@ -25,6 +26,8 @@ PAYGATE_TIER = {
 }
 
 UPSCALE_COST = {"1080p": 0, "4K": 50}
+
+HEALTH_OK = "OK"
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,15 @@ class Account:
     quarantine: dict[str, tuple[float, str]] = field(default_factory=dict)
     # (time, kind) with kind "failed" | "rate_limited": the load balancer's memory
     events: list[tuple[float, str]] = field(default_factory=list)
+    health: str = HEALTH_OK  # else the error text of a session that cannot be refreshed
 
     @property
     def available(self) -> int:
         return self.credits - self.held
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == HEALTH_OK
 
     @property
     def paid(self) -> bool:
@@ -78,6 +86,7 @@ class Account:
             "credits": self.credits,
             "user_id": self.user_id,
             "providers": list(self.providers),
+            "health": self.health,
         }
 
 

@@ -66,7 +66,9 @@ def _parse_multipart(raw: bytes, content_type: str) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not name:
             raise bad_request("a multipart/form-data part has no name; name every field")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # decode=True gives bytes, or None when empty
+            payload = b""
         try:
             fields[str(name)] = payload.decode("utf-8")
         except UnicodeDecodeError:

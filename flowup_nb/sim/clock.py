@@ -18,7 +18,7 @@ __all__ = ["SimClock", "iso", "next_utc_midnight"]
 class SimClock:
     """Wall time plus an offset, and the scale applied to the service's durations."""
 
-    def __init__(self, time_scale: float) -> None:
+    def __init__(self, time_scale: float, *, start_at: float | None = None) -> None:
         if isinstance(time_scale, bool) or not isinstance(time_scale, int | float):
             raise TypeError(f"time_scale must be a number, e.g. 0.1 (got {time_scale!r})")
         if not math.isfinite(time_scale) or time_scale < 0:
@@ -26,7 +26,10 @@ class SimClock:
                 f"time_scale must be a finite number >= 0, e.g. 0.1 or 0.001 (got {time_scale!r})"
             )
         self.time_scale = float(time_scale)
-        self._offset = 0.0
+        if start_at is not None and not math.isfinite(start_at):
+            raise ValueError(f"start_at is epoch seconds, a finite number (got {start_at!r})")
+        # A clock started in the past lets a month of history end about now.
+        self._offset = 0.0 if start_at is None else start_at - time.time()
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -42,6 +45,13 @@ class SimClock:
     def scaled(self, service_seconds: float) -> float:
         """How long `service_seconds` of the real service lasts here (simulated seconds)."""
         return service_seconds * self.time_scale
+
+    def kept_for(self, service_seconds: float) -> float:
+        """How long something the service keeps for `service_seconds` lasts here: scaled,
+        except at time_scale 0, where a lifetime or window of zero would make it useless,
+        so it keeps its real length."""
+        scaled = self.scaled(service_seconds)
+        return scaled if scaled > 0 else service_seconds
 
 
 def iso(t: float) -> str:

@@ -19,10 +19,12 @@ __all__ = [
     "REASON_UNUSUAL_ACTIVITY",
     "SimError",
     "account_not_found",
+    "account_reconnect",
     "bad_request",
     "captcha_rejected",
     "captcha_service_failed",
     "internal_error",
+    "job_expired",
     "job_failed",
     "job_not_found",
     "method_not_allowed",
@@ -62,6 +64,11 @@ class SimError(Exception):
         self.status = status
         self.body = body
         self.headers = headers or {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its fields, not from the message (the default would call
+        # SimError(message) and fail).
+        return (type(self), (self.status, self.body, self.headers), self.__dict__.copy())
 
 
 def retry_after_header(seconds: float) -> str:
@@ -109,6 +116,33 @@ def video_not_found(media_generation_id: str) -> SimError:
 
 def job_not_found(job_id: str) -> SimError:
     return SimError(404, {"error": f"Job {job_id} not found", "code": 404})
+
+
+def job_expired(job_id: str) -> SimError:
+    return SimError(
+        410,
+        {
+            "error": (
+                f"Job {job_id} has expired: job records are kept for a limited time. "
+                "Asking the same upscale again returns the cached result."
+            ),
+            "code": 410,
+        },
+    )
+
+
+def account_reconnect(email: str, health: str) -> SimError:
+    """596: the account's Google session cannot be refreshed; only its owner can fix it."""
+    return SimError(
+        596,
+        {
+            "error": (
+                f"Google Flow account {email} must be reconnected: its session could not be "
+                f"refreshed ({health}). Reconnect it with POST /accounts; retrying will not help."
+            ),
+            "code": 596,
+        },
+    )
 
 
 def polling_timeout(job_id: str | None) -> SimError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flowup_nb.sim import errors
@@ -22,7 +23,7 @@ __all__ = [
     "status_fault_error",
 ]
 
-ROUTES = ("upscale", "videos", "jobs", "accounts", "media", "*")
+ROUTES = ("upscale", "videos", "jobs", "job_stats", "accounts", "media", "*")
 STATUS_FAULTS = (
     "400",
     "401",
@@ -38,6 +39,7 @@ STATUS_FAULTS = (
     "503_unavailable",
     "503_captcha_service",
     "500",
+    "596_reconnect",
 )
 TRANSPORT_FAULTS = ("drop", "truncate", "malformed_json", "delay")
 JOB_FAULTS = ("slow_job", "job_fail")  # change the next job the route creates
@@ -179,7 +181,7 @@ def status_fault_error(fault: Fault, clock: SimClock) -> errors.SimError:
             {"email": "jo.ultra@example.com", "reason": "quarantined", "model": "veo_3_1_t2v_fast"}
         ]
         return errors.no_eligible_account(cooldown, now, skip, "veo_3_1_t2v_fast")
-    simple = {
+    simple: dict[str, Callable[[], errors.SimError]] = {
         "400": lambda: errors.bad_request("Invalid request (simulated fault)"),
         "401": errors.unauthorized,
         "402": lambda: errors.payment_required(
@@ -191,5 +193,8 @@ def status_fault_error(fault: Fault, clock: SimClock) -> errors.SimError:
         "503_unavailable": errors.service_unavailable,
         "503_captcha_service": errors.captcha_service_failed,
         "500": errors.internal_error,
+        "596_reconnect": lambda: errors.account_reconnect(
+            "jo.ultra@example.com", "Session refresh failed (simulated fault)"
+        ),
     }
     return simple[kind]()

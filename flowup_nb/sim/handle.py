@@ -18,10 +18,11 @@ from flowup_nb.sim.captcha import PROVIDERS
 from flowup_nb.sim.clock import SimClock
 from flowup_nb.sim.faults import FaultBook
 from flowup_nb.sim.ids import token_for_seed
+from flowup_nb.sim.load_stats import WINDOW_SECONDS
 from flowup_nb.sim.media import MediaStore
 from flowup_nb.sim.routes import Routes
 from flowup_nb.sim.server import API_PREFIX, ApiHandler, MediaHandler, SimServer
-from flowup_nb.sim.state import SimState
+from flowup_nb.sim.state import JOB_RETENTION_SECONDS, SimState
 from flowup_nb.sim.webhooks import WebhookDispatcher
 
 __all__ = ["DEFAULT_TIME_SCALE", "SimHandle"]
@@ -51,7 +52,9 @@ def _acceptance_table(value: float | Mapping[str, float] | None) -> dict[str, fl
 
 def _wake(server: SimServer) -> None:
     """Connect once so the serve loop returns from its poll and sees the shutdown at once."""
-    with contextlib.suppress(OSError), socket.create_connection(server.server_address[:2], 0.5):
+    host, port = server.server_address[:2]
+    address = (host.decode() if isinstance(host, bytes | bytearray) else host, port)
+    with contextlib.suppress(OSError), socket.create_connection(address, 0.5):
         pass
 
 
@@ -74,7 +77,13 @@ class SimHandle:
         concurrency: Mapping[str, int] | None = None,
         token: str | None = None,
         captcha_acceptance: float | Mapping[str, float] | None = None,
+        bill_every_execution: bool = False,
+        start_at: float | None = None,
     ) -> None:
+        if not isinstance(bill_every_execution, bool):
+            raise TypeError(
+                f"bill_every_execution must be True or False (got {bill_every_execution!r})"
+            )
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError(f"fail_rate is a probability from 0 to 1 (got {fail_rate!r})")
         if concurrency is not None:
@@ -87,7 +96,7 @@ class SimHandle:
         acceptance = _acceptance_table(captcha_acceptance)
         self.seed: int | str = secrets.randbits(32) if seed is None else seed
         self.time_scale = float(time_scale)
-        self.clock = SimClock(time_scale)
+        self.clock = SimClock(time_scale, start_at=start_at)
         self._token = token if token is not None else token_for_seed(self.seed)
         secret = hashlib.sha256(f"flowup-sim-media:{self.seed}".encode()).digest()
         self.media = MediaStore(self.clock, secret)
@@ -107,6 +116,7 @@ class SimHandle:
             fail_rate=fail_rate,
             concurrency=dict(concurrency or {}),
             acceptance=acceptance,
+            bill_every_execution=bill_every_execution,
         )
         self.routes = Routes(self.state)
         self._stopped = False
@@ -229,6 +239,30 @@ class SimHandle:
 
     def new_video_id(self, email: str = "jo.ultra@example.com") -> str:
         return self.state.new_source_video(email).media_generation_id
+
+    def executions(self) -> dict[tuple[str, str], int]:
+        """Upscales that ran in full on the server (completed, not cached), counted per
+        (source mediaGenerationId, resolution): a count above 1 is a duplicate execution."""
+        return self.state.executions()
+
+    def set_health(self, email: str, health: str) -> None:
+        """Put an account in a not-OK state (`health` is the error text the accounts routes
+        show; its requests answer 596), or back with "OK"."""
+        self.state.set_health(email, health)
+
+    @property
+    def stats_window_seconds(self) -> float:
+        """Simulated seconds that `GET /jobs?options=` looks back (15 service minutes)."""
+        return self.clock.kept_for(WINDOW_SECONDS)
+
+    @property
+    def job_retention_seconds(self) -> float:
+        """Simulated seconds a finished job's record is kept before `GET /jobs/{id}` is 410."""
+        return self.clock.kept_for(JOB_RETENTION_SECONDS)
+
+    def now(self) -> float:
+        """Simulated UTC epoch seconds: the clock a client on this simulator should use."""
+        return self.clock.now()
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

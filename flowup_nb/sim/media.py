@@ -14,6 +14,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from flowup_nb.sim.clock import SimClock
@@ -46,6 +47,9 @@ class MediaDenied(Exception):
         super().__init__(text)
         self.status = status
         self.text = text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status, self.text), self.__dict__.copy())
 
 
 @dataclass(frozen=True)
@@ -148,10 +152,7 @@ class MediaStore:
 
     # -- signing -----------------------------------------------------------------------
     def lifetime(self) -> float:
-        # At time_scale 0 every duration vanishes, but a URL that is born expired is useless:
-        # keep the real lifetime there.
-        scaled = self._clock.scaled(URL_LIFETIME_SECONDS)
-        return scaled if scaled > 0 else URL_LIFETIME_SECONDS
+        return self._clock.kept_for(URL_LIFETIME_SECONDS)
 
     def url(self, path: str, *, lifetime: float | None = None) -> str:
         expires = math.ceil(self._clock.now() + (self.lifetime() if lifetime is None else lifetime))

@@ -15,6 +15,7 @@ from flowup_nb.sim.bodies import as_bool, as_int, optional_str, reply_params
 from flowup_nb.sim.captcha import CaptchaOutcome, check_captcha_params, plan_captcha, solve
 from flowup_nb.sim.clock import iso
 from flowup_nb.sim.ids import JOB_ID_PATTERN, parse_media_id
+from flowup_nb.sim.load_stats import parse_options
 from flowup_nb.sim.records import Job, Video
 from flowup_nb.sim.state import SimState
 
@@ -55,6 +56,11 @@ _GENERATE_FIELDS = (
 )  # fmt: skip
 
 
+def _or_default(value: Any, default: str) -> Any:
+    """A field left out (or sent empty) takes its default; any other value is checked."""
+    return default if value is None or value == "" else value
+
+
 class Routes:
     def __init__(self, state: SimState) -> None:
         self.state = state
@@ -77,7 +83,7 @@ class Routes:
         resolution = body.get("resolution")
         if resolution is None or resolution == "":
             resolution = "1080p"
-        if resolution not in UPSCALE_COST:
+        if not isinstance(resolution, str) or resolution not in UPSCALE_COST:
             raise errors.bad_request(f'resolution must be "1080p" or "4K" (got {resolution!r})')
         is_async = as_bool(body.get("async"), "async")
         reply_url, _reply_ref = reply_params(body)
@@ -95,6 +101,7 @@ class Routes:
             account = st.accounts.get(ref.email)
             if account is None:
                 raise errors.account_not_found(ref.email)
+            self._check_health(account)
             source = st.videos.get(source_id)
             if source is None or source.email != account.email or ref.user_id != account.user_id:
                 raise errors.video_not_found(source_id)
@@ -167,14 +174,14 @@ class Routes:
         prompt = optional_str(body, "prompt", max_len=10000)
         if prompt is None or not prompt.strip():
             raise errors.bad_request("prompt is required: describe the video to generate")
-        model_name = body.get("model") or "veo-3.1-fast"
+        model_name = _or_default(body.get("model"), "veo-3.1-fast")
         model = GENERATION_MODELS.get(model_name) if isinstance(model_name, str) else None
         if model is None:
             raise errors.bad_request(
                 f"model must be one of {', '.join(GENERATION_MODELS)} (got {model_name!r})"
             )
-        aspect = body.get("aspectRatio") or "landscape"
-        if aspect not in _ASPECTS:
+        aspect = _or_default(body.get("aspectRatio"), "landscape")
+        if not isinstance(aspect, str) or aspect not in _ASPECTS:
             raise errors.bad_request(
                 f'aspectRatio must be "landscape" or "portrait" (got {aspect!r})'
             )
@@ -191,6 +198,7 @@ class Routes:
                 account = st.accounts.get(email)
                 if account is None:
                     raise errors.account_not_found(email)
+                self._check_health(account)
                 if not account.paid:
                     raise errors.payment_required(
                         "Video generation requires a paid Google AI subscription"
@@ -255,7 +263,13 @@ class Routes:
             job = self.state.jobs.get(raw_id)
             if job is None:
                 raise errors.job_not_found(raw_id)
+            if self.state.expired(job):
+                raise errors.job_expired(raw_id)
             return 200, job.record(), {}
+
+    # -- GET /jobs?options= ------------------------------------------------------------
+    def job_stats(self, options: list[str] | None) -> Reply:
+        return 200, self.state.load_stats(parse_options(options)), {}
 
     # -- GET /accounts, /accounts/{email} ----------------------------------------------
     def get_account(self, email: str) -> Reply:
@@ -277,12 +291,14 @@ class Routes:
                     "projectTitle": "Flow simulator",
                 },
                 "nextRefresh": {"scheduledFor": iso(now + 3000)},
-                "health": "OK",
-                "credits": {
+                "health": account.health,
+            }
+            if account.healthy:  # a broken session can tell neither credits nor models
+                body["credits"] = {
                     "credits": account.credits,
                     "userPaygateTier": PAYGATE_TIER[account.tier],
-                },
-                "models": {
+                }
+                body["models"] = {
                     "videoModels": [
                         {
                             "key": m.key,
@@ -292,8 +308,7 @@ class Routes:
                         }
                         for m in GENERATION_MODELS.values()
                     ]
-                },
-            }
+                }
             return 200, body, {}
 
     def list_accounts(self) -> Reply:
@@ -303,7 +318,7 @@ class Routes:
             body = {
                 a.email: {
                     "created": iso(now - 30 * 86400),
-                    "health": "OK",
+                    "health": a.health,
                     "project": {
                         "projectId": f"sim-project-{a.user_id}",
                         "projectTitle": "Flow simulator",
@@ -326,6 +341,11 @@ class Routes:
                 f"Email mismatch: body has '{email}', references have '{referenced}'"
             )
 
+    @staticmethod
+    def _check_health(account: Account) -> None:
+        if not account.healthy:
+            raise errors.account_reconnect(account.email, account.health)
+
     def _check_quarantine(self, account: Account, model: str) -> None:
         hit = self.state.quarantined(account, model)
         if hit is not None:
@@ -346,8 +366,13 @@ class Routes:
         candidates: list[Account] = []
         skipped: list[dict[str, str]] = []
         waits: list[float] = []
+        unhealthy: list[Account] = []
         for account in st.accounts.values():
             if not account.paid or account.available < price(account):
+                continue
+            if not account.healthy:
+                unhealthy.append(account)
+                skipped.append({"email": account.email, "reason": account.health, "model": model})
                 continue
             hit = st.quarantined(account, model)
             if hit is not None:
@@ -356,8 +381,10 @@ class Routes:
             else:
                 candidates.append(account)
         if not candidates:
-            if skipped:
+            if waits:
                 raise errors.no_eligible_account(min(waits), st.clock.now(), skipped, model)
+            if unhealthy:
+                raise errors.account_reconnect(unhealthy[0].email, unhealthy[0].health)
             raise errors.payment_required("No account has the credits for this generation")
         return min(candidates, key=st.score)  # min() keeps table order on ties
 

@@ -15,16 +15,22 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from typing import Any, Protocol
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 from flowup_nb.sim import errors
 from flowup_nb.sim.bodies import parse_body
-from flowup_nb.sim.faults import DEFAULT_DELAY, JOB_FAULTS, STATUS_FAULTS, Fault, status_fault_error
-from flowup_nb.sim.media import MediaDenied, parse_range
-
-if TYPE_CHECKING:
-    from flowup_nb.sim.handle import SimHandle
+from flowup_nb.sim.clock import SimClock
+from flowup_nb.sim.faults import (
+    DEFAULT_DELAY,
+    JOB_FAULTS,
+    STATUS_FAULTS,
+    Fault,
+    FaultBook,
+    status_fault_error,
+)
+from flowup_nb.sim.media import MediaDenied, MediaStore, parse_range
+from flowup_nb.sim.routes import Routes
 
 __all__ = ["API_PREFIX", "ApiHandler", "MediaHandler", "SimServer"]
 
@@ -35,13 +41,29 @@ MAX_BODY = 1024 * 1024  # bodies of this API are a few hundred bytes
 _CHUNK = 64 * 1024
 
 
+class ServedSimulator(Protocol):
+    """What the HTTP layer needs of the simulator it serves (the handle provides it; the
+    handle owns the servers, so the servers know it only through this shape)."""
+
+    clock: SimClock
+    faults: FaultBook
+    media: MediaStore
+    routes: Routes
+
+    def count_request(self, route: str) -> None: ...
+    def count_response(self, status: int) -> None: ...
+    def count_media_request(self, *, authorized: bool) -> None: ...
+    def count_media_bytes(self, n: int) -> None: ...
+    def token_matches(self, candidate: str) -> bool: ...
+
+
 class SimServer(ThreadingHTTPServer):
     """A loopback server that knows its simulator and can cut its open connections."""
 
     daemon_threads = True
     block_on_close = False  # never wait on a keep-alive connection at shutdown
 
-    def __init__(self, address: tuple[str, int], handler: type, sim: SimHandle) -> None:
+    def __init__(self, address: tuple[str, int], handler: type, sim: ServedSimulator) -> None:
         self.sim = sim
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
@@ -84,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
     @property
-    def sim(self) -> SimHandle:
+    def sim(self) -> ServedSimulator:
         return self.server.sim
 
     # -- answers -----------------------------------------------------------------------
@@ -217,6 +239,8 @@ def _match(path: str) -> tuple[str | None, str | None, tuple[str, ...]]:
         return "upscale", None, ("POST",)
     if rest == "/videos":
         return "videos", None, ("POST",)
+    if path == API_PREFIX + "/jobs":  # exactly: "/jobs/" is a job lookup without its id
+        return "job_stats", None, ("GET",)
     if rest.startswith("/jobs/") and len(rest) > len("/jobs/"):
         return "jobs", rest[len("/jobs/") :], ("GET",)
     if rest == "/accounts":
@@ -297,6 +321,9 @@ class ApiHandler(_Handler):
             return routes.generate(parse_body(raw, self.headers.get("Content-Type")), job_fault)
         if route == "jobs":
             return routes.get_job(param or "")
+        if route == "job_stats":
+            query = parse_qs(self.path.partition("?")[2], keep_blank_values=True)
+            return routes.job_stats(query.get("options"))
         if param is None:
             return routes.list_accounts()
         return routes.get_account(param)

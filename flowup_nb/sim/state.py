@@ -27,6 +27,7 @@ from flowup_nb.sim.accounts import (
 from flowup_nb.sim.captcha import CaptchaOutcome
 from flowup_nb.sim.clock import SimClock
 from flowup_nb.sim.ids import UPSAMPLED_SUFFIX, IdFactory, job_id, media_id
+from flowup_nb.sim.load_stats import WINDOW_SECONDS, load_stats
 from flowup_nb.sim.media import MediaStore
 from flowup_nb.sim.records import Job, Video, media_item, operation_item
 from flowup_nb.sim.webhooks import WebhookDispatcher
@@ -36,7 +37,8 @@ __all__ = ["SimState"]
 log = logging.getLogger(__name__)
 
 SAMPLE_VIDEOS_PER_ACCOUNT = 3
-LOAD_BALANCE_WINDOW = 15 * 60.0  # service seconds the balancer remembers failures for
+# A guess: the notes' one claim about retention says 7 days, then 410.
+JOB_RETENTION_SECONDS = 7 * 86400.0  # service seconds a finished job's record is kept
 
 _FAILURES = (
     (
@@ -63,6 +65,7 @@ class SimState:
         fail_rate: float,
         concurrency: dict[str, int] | None = None,
         acceptance: dict[str, float] | None = None,
+        bill_every_execution: bool = False,
     ) -> None:
         self.clock = clock
         self.media = media
@@ -70,6 +73,9 @@ class SimState:
         self.fail_rate = fail_rate
         self.concurrency = {**DEFAULT_CONCURRENCY, **(concurrency or {})}
         self.acceptance = acceptance  # per-provider overrides of the captcha acceptance rate
+        # Charge every upscale that runs, not only the first per (video, resolution): what a
+        # duplicate would cost if the real service charged it.
+        self.bill_every_execution = bill_every_execution
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         # Separate streams, so that e.g. a captcha draw never shifts a job's duration.
@@ -251,6 +257,8 @@ class SimState:
                 video = self._upscaled_video(job, self.videos[job.source_id])  # type: ignore[index]
                 self.outputs[key] = video  # type: ignore[index]
                 self._charge(job, account, job.cost)
+            elif self.bill_every_execution:
+                self._charge(job, account, job.cost)
             # else a twin finished first: that one paid, this one is free.
             job.response = {
                 "jobId": job.job_id,
@@ -346,8 +354,12 @@ class SimState:
                 return entry[0] - now, entry[1]
         return None
 
+    def window_start(self) -> float:
+        """Where the last 15 service minutes begin: the balancer's memory, the statistics'."""
+        return self.clock.now() - self.clock.kept_for(WINDOW_SECONDS)
+
     def score(self, account: Account) -> float:
-        since = self.clock.now() - self.clock.scaled(LOAD_BALANCE_WINDOW)
+        since = self.window_start()
         recent = [kind for t, kind in account.events if t >= since]
         return (
             self.executing(account.email)
@@ -355,7 +367,48 @@ class SimState:
             + 20 * recent.count("rate_limited")
         )
 
+    # -- registry ----------------------------------------------------------------------
+    def expired(self, job: Job) -> bool:
+        """A finished job's record leaves the registry once the retention has passed."""
+        retention = self.clock.kept_for(JOB_RETENTION_SECONDS)
+        return job.terminal and self.clock.now() >= job.updated + retention
+
+    def load_stats(self, option: str) -> dict[str, Any]:
+        with self.lock:
+            self.settle()
+            return load_stats(
+                (j for j in self.jobs.values() if not self.expired(j)),
+                self.accounts.values(),
+                now=self.clock.now(),
+                since=self.window_start(),
+                option=option,
+                time_scale=self.clock.time_scale,
+            )
+
+    def set_health(self, email: str, health: str) -> None:
+        if not isinstance(health, str) or not health.strip():
+            raise ValueError(f'health is "OK" or the error text the service shows (got {health!r})')
+        with self.lock:
+            account = self.accounts.get(email)
+            if account is None:
+                raise KeyError(
+                    f"no simulated account {email!r}; use one of {', '.join(self.accounts)}"
+                )
+            account.health = health
+
     # -- ground truth ------------------------------------------------------------------
+    def executions(self) -> dict[tuple[str, str], int]:
+        """Upscales that ran in full (completed, not cached), per (source id, resolution)."""
+        with self.lock:
+            self.settle()
+            return dict(
+                Counter(
+                    (j.source_id, j.resolution)  # type: ignore[misc]
+                    for j in self.jobs.values()
+                    if j.kind == "upscale" and not j.cached and j.status == "completed"
+                )
+            )
+
     def stats(self) -> dict[str, Any]:
         with self.lock:
             self.settle()

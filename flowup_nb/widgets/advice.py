@@ -35,7 +35,7 @@ from flowup_nb.api.errors import (
     ServiceUnavailableError,
 )
 
-__all__ = ["ErrorView", "describe_error"]
+__all__ = ["ErrorView", "describe_error", "first_line"]
 
 # The docs: "A transient Google-side outage. Wait 5-10 seconds and retry."
 _OUTAGE_WAIT = timedelta(seconds=10)
@@ -56,10 +56,6 @@ class ErrorView:
     status_code: int | None = None
     job_id: str | None = None
     details: str | None = None  # a traceback, for errors that are bugs rather than answers
-
-    @property
-    def retry_now(self) -> bool:
-        return self.retry_at is not None and self.retry_at <= datetime.now(self.retry_at.tzinfo)
 
 
 def describe_error(error: BaseException, now: datetime) -> ErrorView:
@@ -156,6 +152,12 @@ def describe_error(error: BaseException, now: datetime) -> ErrorView:
         retry="unknown",
         details="".join(traceback.format_exception(error)).strip(),
     )
+
+
+def first_line(error: BaseException) -> str:
+    """The error's first line (its class name when it says nothing), for a one-line note."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
 
 
 def _status_view(error: APIStatusError, now: datetime) -> ErrorView:

@@ -11,9 +11,10 @@ from typing import Any
 
 import ipywidgets as w
 
+from flowup_nb.api.accounts import Verdict
 from flowup_nb.api.errors import InputError
 from flowup_nb.api.policy import CAPTCHA_PROVIDERS, CAPTCHA_RETRY_RANGE
-from flowup_nb.widgets.eligibility import FOUR_K_COST, Verdict
+from flowup_nb.api.prices import FOUR_K_PRICE
 
 __all__ = ["CaptchaPicker", "ResolutionPicker"]
 
@@ -32,8 +33,8 @@ class ResolutionPicker(w.HBox):
             layout=w.Layout(width="130px"),
         )
         self.uhd = w.ToggleButton(
-            description=f"4K · {FOUR_K_COST} credits",
-            tooltip=f"4K costs {FOUR_K_COST} credits and needs Google AI Ultra",
+            description=f"4K · {FOUR_K_PRICE} credits",
+            tooltip=f"4K costs {FOUR_K_PRICE} credits and needs Google AI Ultra",
             layout=w.Layout(width="150px"),
         )
         self.reason = w.HTML(layout=w.Layout(margin="0 0 0 10px"))

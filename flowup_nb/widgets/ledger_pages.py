@@ -24,6 +24,7 @@ __all__ = [
     "LedgerCounts",
     "counts_html",
     "ledger_counts",
+    "loading_html",
     "pick_freq",
     "render_page",
 ]
@@ -72,11 +73,12 @@ class LedgerCounts:
 
 
 def ledger_counts(ledger: Any) -> LedgerCounts:
-    exchanges = len(ledger)
-    if exchanges == 0:
-        return LedgerCounts(0, 0, 0, 0, 0, 0, 0)
+    """The counts line's numbers, all from one summary (one state of the ledger)."""
     summary = ledger.summary()
     row = summary.loc["(all)"] if "(all)" in summary.index else summary.sum(numeric_only=True)
+    exchanges = _int(row.get("calls"))
+    if exchanges == 0:
+        return LedgerCounts(0, 0, 0, 0, 0, 0, 0)
     return LedgerCounts(
         exchanges=exchanges,
         jobs=_int(row.get("jobs")),
@@ -88,13 +90,25 @@ def ledger_counts(ledger: Any) -> LedgerCounts:
     )
 
 
-def counts_html(counts: LedgerCounts, path: str) -> str:
+def loading_html() -> str:
+    """What a tab shows until its first drawing is ready."""
+    return '<div class="flowup-muted flowup-loading" style="padding:8px">analysing…</div>'
+
+
+def counts_html(counts: LedgerCounts, path: str, *, loading: bool = False) -> str:
+    """The counts line; ``loading``: only the number of exchanges is known yet."""
     c = counts
     data = (
         f'data-exchanges="{c.exchanges}" data-jobs="{c.jobs}" data-completed="{c.completed}" '
         f'data-failed="{c.failed}" data-errors="{c.errors}" data-spent="{c.credits_spent}" '
         f'data-expected="{c.expected_cost}"'
     )
+    if loading:
+        return (
+            f'{TABLE_CSS}<div class="flowup-counts flowup-ledger-counts-line" {data} '
+            f'data-loading="1" title="{html.escape(path, quote=True)}">'
+            f"<b>{c.exchanges:,}</b> exchanges · analysing…</div>"
+        )
     # The first call of an account has no balance before it, so the measured spend can
     # lag the price list; say so rather than show one number that looks wrong.
     expected = (
@@ -239,7 +253,7 @@ def _captcha_figure(ledger: Any) -> Figure:
     import matplotlib.pyplot as plt
 
     with plt.ioff():
-        figure = ledger.plot_captcha()
+        figure: Figure = ledger.plot_captcha()
     plt.close(figure)
     return figure
 

@@ -1,10 +1,18 @@
 """``LedgerView``: the ledger as a dashboard, refreshing itself as new records arrive.
 
 A line of counts above six tabs (summary, credits, latency, captcha, errors, raw).
-Inside a kernel a small task polls the ledger's row count (one cheap ``count(*)``)
-every ``refresh_interval`` seconds; when it moved, the counts and the open tab are
-redrawn, and the other tabs are redrawn when opened. Polling the file rather than
-listening to one client also catches rows written by other kernels and batches.
+
+Inside a kernel the view never does the heavy work on the event loop, where it would
+stall every cell and every form: reading the ledger, the analyses and drawing a tab run
+in a worker thread, and only the widget updates come back to the loop. The view shows
+the number of exchanges at once and fills its counts and tabs when the worker is done.
+Every ``refresh_interval`` seconds the worker asks the ledger for the rows added since
+its last read (``Ledger.refresh()``: only those are read, and the frame and the jobs
+table are brought up to date from them); when there are some, the counts and the open
+tab are redrawn, and the other tabs when opened. Asking the ledger, not listening to one
+client, also catches rows written by other kernels, batches and machines.
+
+Outside a kernel (no running loop) the same work runs inline, as any function would.
 """
 
 from __future__ import annotations
@@ -15,16 +23,32 @@ import html
 import logging
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as w
 
-from flowup_nb.widgets.ledger_pages import PAGES, counts_html, ledger_counts, render_page
-from flowup_nb.widgets.tasks import NoRunningLoopError, TaskKeeper
+from flowup_nb.widgets.ledger_pages import (
+    PAGES,
+    LedgerCounts,
+    counts_html,
+    ledger_counts,
+    loading_html,
+    render_page,
+)
+from flowup_nb.widgets.tasks import TaskKeeper
 
 __all__ = ["LedgerView"]
 
 log = logging.getLogger("flowup_nb.widgets")
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """What a worker computed: the counts and some pages, ready to show."""
+
+    counts: LedgerCounts
+    pages: dict[str, str]
 
 
 class LedgerView(w.VBox):
@@ -43,12 +67,15 @@ class LedgerView(w.VBox):
             raise ValueError(f"refresh_interval must be >= 0 seconds, got {refresh_interval!r}")
         self.ledger = ledger
         self.refresh_interval = float(refresh_interval)
-        self.counts = None
-        self.refreshes = 0
-        self._seen_rows: int | None = None
+        self.counts: LedgerCounts | None = None
+        self.refreshes = 0  # redraws shown
+        self.checks = 0  # times the timer asked the ledger for new rows
         self._stale = set(PAGES)
         self._keeper = TaskKeeper(self._show_failure)
         self._closed = False
+        self._busy = False  # a worker is out
+        self._again = False  # and another redraw was asked for meanwhile
+        self._size: int | None = None  # rows seen, for a ledger-like without refresh()
 
         self.title = w.HTML(
             '<span style="font-size:16px;font-weight:600">Ledger</span> '
@@ -74,11 +101,13 @@ class LedgerView(w.VBox):
         )
         super().__init__([header, self.counts_line, self.tabs])
         self.add_class("flowup-ledger-view")
-        self.refresh()
+        if not _in_a_loop():
+            self.refresh()  # outside a kernel: now, inline
+            return
+        self._show_at_once()
+        self._keeper.spawn(self._update(force=True), name="flowup-ledger-first")
         if self.refresh_interval > 0:
-            # Outside a kernel there is no loop for a timer; refresh() and the button work.
-            with contextlib.suppress(NoRunningLoopError):
-                self._keeper.spawn(self._watch(), name="flowup-ledger-watch")
+            self._keeper.spawn(self._watch(), name="flowup-ledger-watch")
 
     @property
     def selected(self) -> str:
@@ -86,21 +115,18 @@ class LedgerView(w.VBox):
         return list(PAGES)[index]
 
     def refresh(self) -> None:
-        """Redraw the counts and the open tab now; the other tabs when next opened."""
-        try:
-            self._seen_rows = len(self.ledger)
-            self.counts = ledger_counts(self.ledger)
-        except Exception as exc:  # e.g. a closed or unreadable ledger: say so in the view
-            log.exception("LedgerView could not read the ledger")
-            self.updated.value = _failure_html(exc, "Could not read the ledger")
+        """Redraw the counts and the open tab (the other tabs when next opened): in the
+        background inside a kernel, at once outside one."""
+        if _in_a_loop():
+            self._keeper.spawn(self._update(force=True), name="flowup-ledger-refresh")
             return
-        self.counts_line.value = counts_html(self.counts, str(_path(self.ledger)))
-        self._stale = set(PAGES)
-        self._draw(self.selected)
-        self.refreshes += 1
-        self.updated.value = (
-            f'<span style="font-size:11px;color:#667085">updated {time.strftime("%H:%M:%S")}</span>'
-        )
+        try:
+            drawn = self._compute({self.selected}, force=True)
+        except Exception as exc:  # e.g. a closed or unreadable ledger: say so in the view
+            self._unreadable(exc)
+            return
+        if drawn is not None:
+            self._apply(drawn)
 
     def close(self) -> None:
         """Stop the timer and close the widgets."""
@@ -109,27 +135,124 @@ class LedgerView(w.VBox):
         self.tabs.close()
         super().close()
 
+    # -- on the loop ------------------------------------------------------------------
+
+    def _show_at_once(self) -> None:
+        """The number of exchanges (one count) and placeholders, before any analysis."""
+        try:
+            exchanges = len(self.ledger)
+        except Exception as exc:
+            self._unreadable(exc)
+            return
+        self.counts_line.value = counts_html(
+            LedgerCounts(exchanges, 0, 0, 0, 0, 0, 0), str(_path(self.ledger)), loading=True
+        )
+        for page in self.pages.values():
+            page.value = loading_html()
+
     async def _watch(self) -> None:
         while not self._closed:
             await asyncio.sleep(self.refresh_interval)
-            if len(self.ledger) != self._seen_rows:
-                self.refresh()
+            self.checks += 1
+            await self._update(force=False)
+
+    async def _update(self, *, force: bool) -> None:
+        """Have a worker thread compute what changed, then show it (here, on the loop)."""
+        if self._busy:
+            self._again = self._again or force
+            return
+        self._busy = True
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closed:
+                self._again = False
+                try:
+                    drawn = await loop.run_in_executor(None, self._compute, {self.selected}, force)
+                except Exception as exc:
+                    self._unreadable(exc)
+                    return
+                if drawn is not None and not self._closed:
+                    self._apply(drawn)
+                if not self._again:
+                    return
+                force = True
+        finally:
+            self._busy = False
 
     def _on_tab(self, _change: object = None) -> None:
-        if self.selected in self._stale:
-            self._draw(self.selected)
+        name = self.selected
+        if name not in self._stale or self.counts is None:
+            return
+        if not _in_a_loop():
+            self._draw_now(name)
+            return
+        self._keeper.spawn(self._draw_later(name), name=f"flowup-ledger-{name}")
 
-    def _draw(self, name: str) -> None:
-        try:
-            self.pages[name].value = render_page(name, self.ledger, self._seen_rows)
-        except Exception as exc:  # shown in the tab: a broken page must not kill the view
-            log.exception("ledger page %s failed", name)
-            self.pages[name].value = _failure_html(exc)
+    async def _draw_later(self, name: str) -> None:
+        rows = self.counts.exchanges if self.counts else None
+        page = await asyncio.get_running_loop().run_in_executor(None, self._page, name, rows)
+        if not self._closed:
+            self.pages[name].value = page
+            self._stale.discard(name)
+
+    def _draw_now(self, name: str) -> None:
+        self.pages[name].value = self._page(name, self.counts.exchanges if self.counts else None)
         self._stale.discard(name)
+
+    def _apply(self, drawn: _Drawn) -> None:
+        self.counts = drawn.counts
+        self.counts_line.value = counts_html(drawn.counts, str(_path(self.ledger)))
+        self._stale = set(PAGES)
+        for name, page in drawn.pages.items():
+            self.pages[name].value = page
+            self._stale.discard(name)
+        self.refreshes += 1
+        self.updated.value = (
+            f'<span style="font-size:11px;color:#667085">updated {time.strftime("%H:%M:%S")}</span>'
+        )
+
+    def _unreadable(self, exc: BaseException) -> None:
+        log.error("LedgerView could not read the ledger", exc_info=exc)
+        self.updated.value = _failure_html(exc, "Could not read the ledger")
 
     def _show_failure(self, error: BaseException) -> None:
         log.error("LedgerView refresh failed", exc_info=error)
         self.updated.value = _failure_html(error)
+
+    # -- in the worker thread (or inline outside a kernel) ---------------------------------
+
+    def _compute(self, pages: set[str], force: bool) -> _Drawn | None:
+        """The counts and ``pages``, or None when nothing was added and nothing forced."""
+        follow = getattr(self.ledger, "refresh", None)
+        if callable(follow):
+            added = follow()  # reads only the rows added since the last read
+        else:  # a ledger-like object without one: compare the row count
+            size = len(self.ledger)
+            added, self._size = size != self._size, size
+        if not added and not force:
+            return None
+        pinned = getattr(self.ledger, "as_read", None)
+        with pinned() if callable(pinned) else contextlib.nullcontext():
+            # One state of the ledger for the counts and the pages: rows that arrive
+            # meanwhile are left for the next check, which then sees them as new.
+            counts = ledger_counts(self.ledger)
+            return _Drawn(counts, {name: self._page(name, counts.exchanges) for name in pages})
+
+    def _page(self, name: str, rows: int | None) -> str:
+        pinned = getattr(self.ledger, "as_read", None)
+        try:
+            with pinned() if callable(pinned) else contextlib.nullcontext():
+                return render_page(name, self.ledger, rows)
+        except Exception as exc:  # shown in the tab: a broken page must not kill the view
+            log.exception("ledger page %s failed", name)
+            return _failure_html(exc)
+
+
+def _in_a_loop() -> bool:
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_running_loop()
+        return True
+    return False
 
 
 def _path(ledger: Any) -> Any:

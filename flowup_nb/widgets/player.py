@@ -10,18 +10,16 @@ GET, and some refuse HEAD) and says whether the video is still there.
 
 from __future__ import annotations
 
-import base64
 import html
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from flowup_nb.api.models import INLINE_VIDEO_LIMIT, video_source
+from flowup_nb.api import media
+from flowup_nb.api.media import looks_like_mp4, public_url, video_source
 
 __all__ = [
-    "INLINE_LIMIT",
     "LinkCheck",
     "check_link",
     "classify_probe",
@@ -29,11 +27,8 @@ __all__ = [
     "video_html",
 ]
 
-# Larger rawBytes are not inlined into the notebook (a data: URL lives in the page).
-INLINE_LIMIT = INLINE_VIDEO_LIMIT  # the same rule as the results' own inline view
 _PROBE_BYTES = 1024
 _PROBE_TIMEOUT = 10.0
-_MP4_MARK = b"ftyp"  # the first box of an MP4 file, at byte 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +43,6 @@ class LinkCheck:
     def expired(self) -> bool:
         """Refused by the media host (a signed URL past its expiry, or tampered with)."""
         return self.status_code in (401, 403, 410)
-
-
-def public_url(url: str) -> str:
-    """The URL without its query: a signed URL's signature is a credential of sorts."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def classify_probe(
@@ -71,7 +60,7 @@ def classify_probe(
     if status_code not in (200, 206):
         return LinkCheck(False, status_code, f"the media host answered HTTP {status_code}")
     kind = (content_type or "").split(";")[0].strip().lower()
-    if kind.startswith("video/") or _MP4_MARK in head[:16]:
+    if kind.startswith("video/") or looks_like_mp4(head):
         return LinkCheck(True, status_code, "ok")
     return LinkCheck(False, status_code, f"the link serves {kind or 'something'}, not a video")
 
@@ -107,34 +96,25 @@ def video_html(
     css_class: str = "flowup-video",
     max_width: str = "480px",
 ) -> str:
-    """A ``<video>`` element for a URL or for inline bytes; a note when there is neither."""
-    source = video_source(video_url, raw_bytes)
-    if source is None and raw_bytes:
-        return (
-            f'<div class="flowup-note">The video ({len(raw_bytes) / 1e6:.1f} MB) is too large '
-            "to show inline: save it with the Save button or client.download().</div>"
-        )
-    if source is None:
-        return '<div class="flowup-note">This result has no video to show.</div>'
-    poster = f' poster="{html.escape(thumbnail_url, quote=True)}"' if thumbnail_url else ""
+    """The form's ``<video>`` (the results' own player, styled for the form)."""
     # preload="auto": the page (and the browser test) can tell the video decodes.
-    return (
-        f'<video class="{html.escape(css_class, quote=True)}" controls muted playsinline '
-        f'preload="auto" src="{source}"{poster} '
-        f'style="width:{html.escape(max_width, quote=True)};max-width:100%;'
-        'background:#000;border-radius:6px"></video>'
+    return media.video_html(
+        video_url=video_url,
+        raw_bytes=raw_bytes,
+        thumbnail_url=thumbnail_url,
+        css_class=css_class,
+        style=f"width:{max_width};max-width:100%;background:#000;border-radius:6px",
+        preload="auto",
+        save_hint="the Save button or client.download()",
     )
 
 
 def download_link_html(result: Any, filename: str) -> str:
     """A link that saves the video in the browser (inline bytes) or opens its URL."""
     name = html.escape(filename, quote=True)
-    if result.raw_bytes and len(result.raw_bytes) <= INLINE_LIMIT:
-        data = base64.b64encode(result.raw_bytes).decode("ascii")
-        href = f"data:video/mp4;base64,{data}"
-    elif result.video_url:
-        href = html.escape(result.video_url, quote=True)
-    else:
+    # The bytes first: a cached repeat's inline video saves without another request.
+    href = video_source(None, result.raw_bytes) or video_source(result.video_url, None)
+    if href is None:
         return ""
     return (
         f'<a class="flowup-download-link" href="{href}" download="{name}" target="_blank" '

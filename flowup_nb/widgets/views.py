@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from flowup_nb.api.media import public_url
 from flowup_nb.widgets.advice import ErrorView
-from flowup_nb.widgets.player import public_url, video_html
+from flowup_nb.widgets.player import LinkCheck, video_html
 from flowup_nb.widgets.status import FormState, Phase
 
 __all__ = [
     "FORM_CSS",
     "CreditView",
+    "account_html",
     "badge_html",
     "captcha_text",
     "error_html",
+    "job_html",
+    "link_text",
     "result_html",
+    "saved_html",
     "status_html",
 ]
 
@@ -133,6 +139,27 @@ def credits_text(view: CreditView) -> str:
     return f"{left} · {view.spent:,} spent{basis}"
 
 
+def link_text(result: Any, link: LinkCheck | None, *, checking: bool) -> str | None:
+    """What the facts say of the signed URL: checked, not yet, or why it fails."""
+    if not result.video_url:
+        return None
+    if link is None:
+        return "not checked yet" if checking else None
+    if link.ok:
+        return "ok: the signed URL serves the video"
+    return f"{link.reason}: press Fetch again (free)"
+
+
+def saved_html(*, saving: bool, path: Path | None, size: int | None) -> str:
+    """The note beside Save: under way, or where the video went."""
+    if saving:
+        return '<span class="flowup-muted">saving…</span>'
+    if path is None:
+        return ""
+    kilobytes = f" ({size / 1024:.0f} kB)" if size is not None else ""
+    return f'<span class="flowup-muted flowup-saved">saved {_e(path)}{kilobytes}</span>'
+
+
 def result_html(
     result: Any,
     *,
@@ -175,6 +202,46 @@ def result_html(
         f"<div>{player}</div>"
         f'<table class="flowup-facts">{facts}</table></div>'
     )
+
+
+def account_html(text: str, upscale: Any) -> str:
+    """The line beside the chosen video: its account, and why nothing may be sent to it
+    (``upscale``: the account's ``Verdict``)."""
+    if not text:
+        return ""
+    if upscale.allowed:
+        return f'<span class="flowup-muted flowup-account-text">{_e(text)}</span>'
+    return (
+        '<span class="flowup-account-text flowup-account-refused" '
+        f'style="font-size:12px;color:#b42318">{_e(upscale.reason)}</span>'
+    )
+
+
+def job_html(note: str | None, offer: Any) -> str:
+    """A job id's look-up: what it offers, and a completed upscale's video to watch."""
+    if not note:
+        return ""
+    body = f'<div class="flowup-muted flowup-job-note">{_e(note)}</div>'
+    result = getattr(offer, "result", None)
+    if result is not None:
+        player = video_html(
+            video_url=result.video_url,
+            raw_bytes=result.raw_bytes,
+            thumbnail_url=result.thumbnail_url,
+        )
+        facts = "".join(
+            f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>"
+            for name, value in (
+                ("resolution", result.resolution),
+                ("upscaled id", result.media_generation_id),
+            )
+            if value is not None
+        )
+        body += (
+            f'<div class="flowup-result flowup-job-result"><div>{player}</div>'
+            f'<table class="flowup-facts">{facts}</table></div>'
+        )
+    return body
 
 
 def error_html(view: ErrorView) -> str:

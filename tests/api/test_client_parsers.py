@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flowup_nb as fu
-from flowup_nb.api import models
-from flowup_nb.api._waiting import WaitState
+from flowup_nb.api import parsing
 from flowup_nb.api.errors import classify
 from flowup_nb.api.policy import PollSchedule
+from flowup_nb.api.waiting import PollPlan, Update, wait_steps
 
 SOURCE = "user:12345-email:6a6f2e756c747261406578616d706c652e636f6d-video:CAMaJDMx"
 RESULT_ID = SOURCE.replace("CAMaJDMx", "2fefd089_upsampled")
@@ -108,7 +108,7 @@ DOC_201 = {
 
 
 def test_the_documented_200_body() -> None:
-    result = models.parse_upscale_result(DOC_200)
+    result = parsing.parse_upscale_result(DOC_200)
     assert result.job_id == DOC_200["jobId"]
     assert result.video_url == VIDEO_URL
     assert result.thumbnail_url == THUMB_URL
@@ -126,7 +126,7 @@ def test_the_documented_200_body() -> None:
 
 
 def test_the_documented_201_body() -> None:
-    job = models.parse_job(DOC_201, status_code=201)
+    job = parsing.parse_job(DOC_201, status_code=201)
     assert job.job_id == DOC_201["jobid"]
     assert job.status == "created" and job.pending
     assert job.created is not None and job.created.isoformat() == "2026-01-19T12:34:56.789000+00:00"
@@ -137,7 +137,7 @@ def test_the_documented_201_body() -> None:
 
 def test_legacy_operations_only() -> None:
     body = {**DOC_200, "media": None}
-    result = models.parse_upscale_result(body)
+    result = parsing.parse_upscale_result(body)
     assert result.video_url == VIDEO_URL  # from fifeUrl
     assert result.thumbnail_url == THUMB_URL  # from servingBaseUri
     assert result.resolution == "1080p"
@@ -146,7 +146,7 @@ def test_legacy_operations_only() -> None:
 def test_current_media_only_with_4k() -> None:
     body = json.loads(json.dumps(DOC_200).replace("1080P", "4K").replace("1080p", "4k"))
     del body["operations"]
-    result = models.parse_upscale_result(body)
+    result = parsing.parse_upscale_result(body)
     assert result.resolution == "4K"
     assert result.model == "veo_3_1_upsampler_4k"
 
@@ -167,7 +167,7 @@ URLSAFE_B64 = base64.urlsafe_b64encode(MP4).decode().rstrip("=")
     ],
 )
 def test_raw_bytes_wherever_they_sit(body: dict[str, Any]) -> None:
-    result = models.parse_upscale_result(body, requested_resolution="4K")
+    result = parsing.parse_upscale_result(body, requested_resolution="4K")
     assert result.cached is True
     assert result.raw_bytes == MP4
     assert result.video_url is None
@@ -176,13 +176,13 @@ def test_raw_bytes_wherever_they_sit(body: dict[str, Any]) -> None:
 
 def test_invalid_base64_is_a_format_error() -> None:
     with pytest.raises(fu.ResponseFormatError, match="base64"):
-        models.parse_upscale_result({"rawBytes": "not base64 at all!"}, status_code=200)
+        parsing.parse_upscale_result({"rawBytes": "not base64 at all!"}, status_code=200)
 
 
 def test_unknown_fields_are_kept_and_harmless() -> None:
     body = {**DOC_200, "newField": {"x": [1, 2]}, "remainingCredits": "18760"}
     body["media"] = [{**DOC_200["media"][0], "futureThing": True}]
-    result = models.parse_upscale_result(body)
+    result = parsing.parse_upscale_result(body)
     assert result.raw["newField"] == {"x": [1, 2]}
     assert result.media[0].raw["futureThing"] is True
     assert result.remaining_credits == 18760
@@ -191,7 +191,7 @@ def test_unknown_fields_are_kept_and_harmless() -> None:
 @pytest.mark.parametrize("body", [None, [], "text", 3, {}, {"media": []}, {"jobId": "j1"}])
 def test_a_body_without_a_video_is_a_format_error_with_status_and_snippet(body: Any) -> None:
     with pytest.raises(fu.ResponseFormatError) as caught:
-        models.parse_upscale_result(body, status_code=200)
+        parsing.parse_upscale_result(body, status_code=200)
     assert caught.value.status_code == 200
     assert "HTTP 200" in str(caught.value)
     assert caught.value.snippet == (body if isinstance(body, str) else json.dumps(body))[:200]
@@ -212,7 +212,7 @@ def test_a_failed_media_status_is_named() -> None:
         ]
     }
     with pytest.raises(fu.ResponseFormatError, match="FAILED: Internal error"):
-        models.parse_upscale_result(body)
+        parsing.parse_upscale_result(body)
 
 
 def test_a_completed_job_carries_its_result() -> None:
@@ -222,7 +222,7 @@ def test_a_completed_job_carries_its_result() -> None:
         "updated": "2026-01-19T12:35:40Z",
         "response": {k: DOC_200[k] for k in ("media", "remainingCredits", "captcha")},
     }
-    job = models.parse_job(body)
+    job = parsing.parse_job(body)
     assert job.done
     assert isinstance(job.result, fu.UpscaleResult)
     assert job.result.job_id == DOC_201["jobid"]
@@ -240,7 +240,7 @@ def test_a_failed_job_carries_the_servers_error() -> None:
         "code": 500,
         "response": {"error": {"code": 500, "message": "Internal", "status": "INTERNAL"}},
     }
-    job = models.parse_job(body)
+    job = parsing.parse_job(body)
     assert (job.status, job.error, job.code) == ("failed", "Video upscaling failed", 500)
     assert job.error_details == "Google returned MEDIA_GENERATION_STATUS_FAILED"
     err = fu.JobFailedError(job)
@@ -254,16 +254,17 @@ def test_a_completed_generation_job_is_a_generation_result() -> None:
         "request": {"prompt": "a cat"},
         "response": {"media": [{"mediaGenerationId": SOURCE, "videoUrl": VIDEO_URL}]},
     }
-    job = models.parse_job(body)
+    job = parsing.parse_job(body)
     assert isinstance(job.result, fu.GenerationResult)
     assert job.result.media_generation_id == SOURCE
 
 
 def test_an_unknown_job_status_is_not_waited_on_forever() -> None:
-    job = models.parse_job({"jobid": "j3", "status": "archived"})
-    state = WaitState("j3", 10.0, PollSchedule(), job)
+    job = parsing.parse_job({"jobid": "j3", "status": "archived"})
+    steps = wait_steps("j3", timeout=10.0, plan=PollPlan(PollSchedule()), initial=job)
+    assert next(steps) == Update(job)
     with pytest.raises(fu.ResponseFormatError, match="archived"):
-        state.result_of(job)
+        next(steps)
 
 
 @pytest.mark.parametrize(
@@ -271,7 +272,7 @@ def test_an_unknown_job_status_is_not_waited_on_forever() -> None:
 )
 def test_a_job_without_id_or_status_is_a_format_error(body: dict[str, Any]) -> None:
     with pytest.raises(fu.ResponseFormatError):
-        models.parse_job(body, status_code=200)
+        parsing.parse_job(body, status_code=200)
 
 
 # -- the property: arbitrary JSON, only ResponseFormatError escapes -----------------------
@@ -304,11 +305,11 @@ json_values = st.recursive(
 )
 
 PARSERS = [
-    models.parse_upscale_result,
-    models.parse_job,
-    models.parse_generation_result,
-    models.parse_submitted,
-    models.parse_account,
+    parsing.parse_upscale_result,
+    parsing.parse_job,
+    parsing.parse_generation_result,
+    parsing.parse_submitted,
+    parsing.parse_account,
 ]
 
 
@@ -333,7 +334,7 @@ def test_arbitrary_json_raises_only_response_format_error(body: Any) -> None:
 @given(content=st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_arbitrary_bytes_decode_or_raise_response_format_error(content: bytes) -> None:
     try:
-        models.decode_json(content, status_code=502)
+        parsing.decode_json(content, status_code=502)
     except fu.ResponseFormatError as exc:
         assert exc.not_json and exc.status_code == 502
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 import flowup_nb as fu
-from flowup_nb.api import policy
+from flowup_nb.api import policy, times
 from flowup_nb.api.errors import classify
 
 NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ RETRY_AFTER_FORMS = [
 
 @pytest.mark.parametrize(("header", "body", "expected"), RETRY_AFTER_FORMS)
 def test_retry_after_forms(header: str | None, body: str | None, expected: float | None) -> None:
-    assert policy.retry_after_seconds(header, body, now=NOW) == expected
+    assert times.retry_after_seconds(header, body, now=NOW) == expected
 
 
 @pytest.mark.parametrize(("header", "body", "expected"), RETRY_AFTER_FORMS)

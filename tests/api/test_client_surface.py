@@ -11,7 +11,7 @@ import pytest
 from client_support import FAST, ULTRA, total_requests
 
 import flowup_nb as fu
-from flowup_nb.api import models
+from flowup_nb.api import media, parsing
 
 CLOSERS = {"close", "aclose"}
 
@@ -191,7 +191,7 @@ def test_html_inlines_small_raw_bytes_as_a_data_url() -> None:
 
 
 def test_html_does_not_inline_huge_raw_bytes() -> None:
-    data = b"\x00" * (models.INLINE_VIDEO_LIMIT + 1)
+    data = b"\x00" * (media.INLINE_VIDEO_LIMIT + 1)
     html = _result(raw_bytes=data, cached=True)._repr_html_()
     assert "data:" not in html
     assert "client.download" in html
@@ -206,7 +206,7 @@ def test_reprs_are_short() -> None:
 
 
 def test_job_html_is_a_status_table() -> None:
-    job = models.parse_job(
+    job = parsing.parse_job(
         {"jobid": "j9", "status": "started", "created": "2026-01-19T12:34:56Z", "request": {}}
     )
     html = job._repr_html_()

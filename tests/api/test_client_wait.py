@@ -84,7 +84,7 @@ def test_the_deadline_raises_and_the_job_is_not_lost(sim: Any, client: Any) -> N
     assert job.job_id in str(caught.value)
     assert caught.value.job is not None and caught.value.job.pending
     # waiting again picks the same job up and sees it through
-    sim.advance(20 * 60)
+    sim.advance(20 * 60 * sim.time_scale + 1)  # past the slow job's 20 service minutes
     result = client.wait(job.job_id, timeout=60)
     assert result.job_id == job.job_id
 
@@ -104,7 +104,7 @@ def test_a_sync_408_can_be_asked_again_for_free(sim: Any, client: Any) -> None:
     with pytest.raises(fu.PollingTimeoutError) as caught:
         client.upscale(source, "4K")
     # The job keeps running server-side; its record tells when it is done.
-    sim.advance(20 * 60)
+    sim.advance(20 * 60 * sim.time_scale + 1)  # past the slow job's 20 service minutes
     client.wait(caught.value.job_id, timeout=60)
     again = client.upscale(source, "4K")
     assert again.cached or again.video_url

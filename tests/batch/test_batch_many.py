@@ -124,9 +124,10 @@ def test_errors_that_outlast_the_retries_end_typed(calm_sim: Any, client: fu.Flo
         calm_sim.sample_ids(LEE)[0],
         calm_sim.new_video_id(SAM),
     )
-    # The client tries each submission 3 times; with retries=1 the batch sends it twice.
+    # The client tries each submission 3 times; a transient error is sent again by the
+    # batch only when asked: with transient_retries=1 it sends it twice.
     calm_sim.inject("upscale", "503_unavailable", times=6)
-    frame = client.upscale_many([flaky], retries=1, progress=False)
+    frame = client.upscale_many([flaky], transient_retries=1, progress=False)
     assert frame.loc[0, "error_type"] == "ServiceUnavailableError"
     assert frame.loc[0, "submissions"] == 2
 

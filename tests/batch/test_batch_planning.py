@@ -1,17 +1,16 @@
-"""The pure parts of a batch: inputs, admission, reactions to errors, the poll plan."""
+"""The pure parts of a batch: inputs, admission, reactions to errors (the poll plan is
+the client's: tests/api/test_wait_engine.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from batchkit import JO, PAT, SAM
 
 import flowup_nb as fu
 from flowup_nb.api.errors import classify
-from flowup_nb.api.policy import PollSchedule
 from flowup_nb.batch.items import BatchItem, make_items
-from flowup_nb.batch.polling import DurationBook, job_duration
 from flowup_nb.batch.reactions import MODEL_QUOTA, QUOTA, THROTTLED, Reaction, react
 from flowup_nb.batch.scheduler import Counts, Scheduler
 
@@ -123,9 +122,9 @@ def test_retries_use_the_budget_then_fail() -> None:
     batch = items(JO, per=1)
     plan = Scheduler(batch, concurrency=1, retries=2)
     item = batch[0]
-    error = fu.ServiceUnavailableError("down", status_code=503)
+    error = classify(403, {}, {"error": "captcha_quality: rejected after 3 attempts"})
     reaction = react(error, backoff=0.5, max_pause=60, no_eligible="wait")
-    assert reaction == Reaction("retry", 0.5, budget=True)
+    assert reaction == Reaction("retry", 0.5)
     for attempt in range(3):
         assert plan.admit(10.0 * attempt) == [item]
         plan.react(item, error, reaction, 10.0 * attempt)
@@ -133,9 +132,37 @@ def test_retries_use_the_budget_then_fail() -> None:
     assert plan.finished
 
 
+def test_an_error_the_client_retried_is_sent_again_only_within_transient_retries() -> None:
+    error = fu.ServiceUnavailableError("down", status_code=503)
+    error.attempts = 3  # what the client spent on it, its own retries included
+    reaction = react(error, backoff=0.5, max_pause=60, no_eligible="wait")
+    assert reaction == Reaction("retry", 0.5, client_retried=True)
+    for transient_retries in (0, 1):
+        batch = items(JO, per=1)
+        plan = Scheduler(batch, concurrency=1, retries=5, transient_retries=transient_retries)
+        item = batch[0]
+        for attempt in range(transient_retries + 1):
+            assert plan.admit(10.0 * attempt) == [item]
+            plan.react(item, error, reaction, 10.0 * attempt)
+        assert item.status == "failed" and item.error is error
+        assert item.resends_used == transient_retries and item.retries_used == 0
+
+
+def test_a_429_the_client_waited_out_pauses_the_account_but_is_not_resent() -> None:
+    error = limited(429, THROTTLED, 0.01)
+    error.attempts = 3
+    reaction = react(error, backoff=1, max_pause=60, no_eligible="wait")
+    assert reaction == Reaction("pause", 0.01, scope="account", throttled=True, client_retried=True)
+    batch = items(JO, per=2)
+    plan = Scheduler(batch, concurrency=1)
+    first = plan.admit(0.0)[0]
+    assert plan.react(first, error, reaction, 0.0) == [first]
+    assert first.status == "failed" and plan.next_wake(0.0) == 0.01
+
+
 def test_pauses_cannot_keep_an_item_forever() -> None:
     batch = items(JO, per=1)
-    plan = Scheduler(batch, concurrency=1, max_requeues=3)
+    plan = Scheduler(batch, concurrency=1, retries=3)  # a pause-and-requeue uses a retry
     error = limited(429, THROTTLED, 1)
     for step in range(4):
         assert plan.admit(float(step * 2)) == batch
@@ -164,7 +191,7 @@ def test_adopted_jobs_hold_slots_whatever_the_limits() -> None:
         (limited(429, MODEL_QUOTA, 10_000), Reaction("stop", scope="model")),
         (
             limited(429, "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC", 5),
-            Reaction("retry", 5.0, budget=True),
+            Reaction("retry", 5.0),
         ),
         (
             classify(429, {"Retry-After": "9"}, {"error": "no_eligible_account"}),
@@ -180,7 +207,7 @@ def test_adopted_jobs_hold_slots_whatever_the_limits() -> None:
         (classify(404, {}, {"error": "Video x not found"}), Reaction("fail")),
         (
             classify(403, {}, {"error": "captcha_quality: rejected after 3 attempts"}),
-            Reaction("retry", 2.0, budget=True),
+            Reaction("retry", 2.0),
         ),
     ],
 )
@@ -201,34 +228,3 @@ def test_a_model_quota_without_retry_after_waits_for_utc_midnight() -> None:
     assert react(error, backoff=1, max_pause=7200, no_eligible="wait", now=now) == Reaction(
         "pause", 3600.0, scope="model"
     )
-
-
-# -- the poll plan -----------------------------------------------------------------------
-
-
-def test_before_any_job_finished_polls_follow_the_client_schedule() -> None:
-    book = DurationBook(PollSchedule(first=1.0, factor=2.0, maximum=8.0))
-    assert [book.next_poll("1080p", 0.0, n) for n in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
-
-
-def test_learnt_durations_put_the_polls_across_the_usual_range() -> None:
-    book = DurationBook(PollSchedule(), spread=5)
-    for seconds in (30, 35, 40, 45, 50, 55, 60):
-        book.observe("1080p", seconds)
-    assert book.bounds("1080p") == (30, 60)
-    elapsed, polls = 0.0, 0
-    while elapsed < 60:
-        elapsed += book.next_poll("1080p", elapsed, polls)
-        polls += 1
-    assert polls <= 6  # one at the short end, then at most `spread` across the range
-    assert book.next_poll("1080p", 0.0, 0) == 30
-    late = book.next_poll("1080p", 90.0, 9)
-    assert 6.0 <= late <= 15.0
-    assert book.bounds("4K") is None  # learnt per resolution
-
-
-def test_job_duration_reads_the_server_clock() -> None:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    assert job_duration(start, start + timedelta(seconds=42)) == 42
-    assert job_duration(start, None) is None
-    assert job_duration(start, start) is None

@@ -11,43 +11,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pages import ARTIFACTS, PAGE_READY_MS, ROOT, UPSCALE_MS, decoded_width, ledger_exchanges
 
-import flowup_nb.sim as simulator
 from flowup_nb.sim import SimHandle
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_quickstart.ipynb"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Generous bounds for a busy 2-core machine; the test waits for events, not for time.
-PAGE_READY_MS = 180_000
-UPSCALE_MS = 180_000
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture
-def api() -> Iterator[SimHandle]:
-    """The API the page's kernel talks to: a seeded simulator hosted by this test process
-    (reproducible: a fixed seed, every captcha accepted)."""
-    with simulator.start(seed=2718, time_scale=0.01, fail_rate=0.0, captcha_acceptance=1.0) as sim:
-        yield sim
 
 
 @pytest.fixture
@@ -103,21 +82,6 @@ def _wait_for_port(port: int, server: subprocess.Popen[bytes], log_path: Path) -
     pytest.fail(f"voila did not listen on {port}:\n{log_path.read_text()[-3000:]}")
 
 
-def _decoded_width(page, resolution: str) -> int:
-    """Wait until the result for ``resolution`` shows a video that has decoded a frame."""
-    selector = f'.flowup-result[data-resolution="{resolution}"] video.flowup-video'
-    page.wait_for_selector(selector, state="attached", timeout=UPSCALE_MS)
-    page.wait_for_function(
-        """(selector) => {
-            const video = document.querySelector(selector);
-            return video !== null && video.readyState >= 2 && video.videoWidth > 0;
-        }""",
-        arg=selector,
-        timeout=UPSCALE_MS,
-    )
-    return page.eval_on_selector(selector, "video => video.videoWidth")
-
-
 def _screenshot_whole_page(page, path: Path) -> None:
     """Voila scrolls inside a container, not the body: grow the viewport to its height."""
     height = page.evaluate(
@@ -129,58 +93,38 @@ def _screenshot_whole_page(page, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
-def _ledger_exchanges(page) -> int:
-    return int(
-        page.get_attribute(".flowup-ledger-counts-line", "data-exchanges", timeout=PAGE_READY_MS)
-    )
-
-
-def test_upscale_in_the_browser_plays_the_video(voila: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is required for the browser tests: run `make chromium` "
-            "(apt-get install chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
+def test_upscale_in_the_browser_plays_the_video(voila: str, chromium: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            failures: list[str] = []
-            page.on("pageerror", lambda error: failures.append(str(error)))
-            page.goto(voila, timeout=PAGE_READY_MS)
-            upscale = page.locator("button.flowup-upscale")
-            upscale.wait_for(state="visible", timeout=PAGE_READY_MS)
-            page.wait_for_selector(".flowup-ledger-counts-line", timeout=PAGE_READY_MS)
-            before = _ledger_exchanges(page)
-            assert page.locator(".flowup-badge").inner_text() == "SIMULATOR"
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    page.goto(voila, timeout=PAGE_READY_MS)
+    upscale = page.locator("button.flowup-upscale")
+    upscale.wait_for(state="visible", timeout=PAGE_READY_MS)
+    page.wait_for_selector(".flowup-ledger-counts-line", timeout=PAGE_READY_MS)
+    before = ledger_exchanges(page)
+    assert page.locator(".flowup-badge").inner_text() == "SIMULATOR"
 
-            # 1080p, the form's default.
-            upscale.click()
-            page.wait_for_selector(
-                '.flowup-status-line[data-phase="completed"]', timeout=UPSCALE_MS
-            )
-            assert _decoded_width(page, "1080p") == 1920
+    # 1080p, the form's default.
+    upscale.click()
+    page.wait_for_selector('.flowup-status-line[data-phase="completed"]', timeout=UPSCALE_MS)
+    assert decoded_width(page, "1080p") == 1920
 
-            # Then 4K.
-            page.locator("button.flowup-res-4k").click()
-            upscale.click()
-            assert _decoded_width(page, "4K") == 3840
-            assert page.locator(".flowup-status-line").get_attribute("data-phase") == "completed"
-            assert page.locator(".flowup-errorbox").count() == 0
+    # Then 4K.
+    page.locator("button.flowup-res-4k").click()
+    upscale.click()
+    assert decoded_width(page, "4K") == 3840
+    assert page.locator(".flowup-status-line").get_attribute("data-phase") == "completed"
+    assert page.locator(".flowup-errorbox").count() == 0
 
-            # The ledger view refreshed itself with the new rows.
-            page.wait_for_function(
-                """(before) => {
-                    const line = document.querySelector('.flowup-ledger-counts-line');
-                    return line && Number(line.dataset.exchanges) >= before + 2;
-                }""",
-                arg=before,
-                timeout=UPSCALE_MS,
-            )
-            _screenshot_whole_page(page, ARTIFACTS / "quickstart.png")
-            assert not failures, failures
-        finally:
-            browser.close()
+    # The ledger view refreshed itself with the new rows.
+    page.wait_for_function(
+        """(before) => {
+            const line = document.querySelector('.flowup-ledger-counts-line');
+            return line && Number(line.dataset.exchanges) >= before + 2;
+        }""",
+        arg=before,
+        timeout=UPSCALE_MS,
+    )
+    _screenshot_whole_page(page, ARTIFACTS / "quickstart.png")
+    assert not failures, failures

@@ -46,3 +46,32 @@ def attempts(*spec: tuple[str, int, bool]) -> tuple[CaptchaAttemptRecord, ...]:
         CaptchaAttemptRecord(service, f"task-{i}", ms, ok, None if ok else "ERROR_CAPTCHA")
         for i, (service, ms, ok) in enumerate(spec)
     )
+
+
+def stored(target: object, query: str) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` run on a ledger's database directly (sqlite3 or psycopg), not
+    through the code under test."""
+    text = str(target)
+    if text.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(text, autocommit=True) as conn:
+            return [tuple(row) for row in conn.execute(query.encode()).fetchall()]
+    import sqlite3
+
+    conn = sqlite3.connect(text)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def stored_columns(target: object, table: str = "exchanges") -> list[str]:
+    """The columns of a ledger table, as the database itself lists them."""
+    if str(target).startswith("postgresql://"):
+        query = (
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_name = '{table}' ORDER BY ordinal_position"
+        )
+        return [str(name) for (name,) in stored(target, query)]
+    return [str(row[1]) for row in stored(target, f"PRAGMA table_info({table})")]

@@ -6,15 +6,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
+from jupyter_process import RUNNING, ServerProcess
 from mp4probe import probe_mp4
 
 import flowup_nb as fu
 import flowup_nb.sim as simulator
+from flowup_nb.bundled import QUICKSTART, copy_notebooks, notebooks_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,43 +108,72 @@ def test_the_script_refuses_to_spend_credits_unasked(tmp_path: Path) -> None:
 def test_demo_opens_jupyterlab_on_the_quickstart(tmp_path: Path) -> None:
     env = _env(JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     env.pop("USEAPI_TOKEN", None)
-    lab = subprocess.Popen(
-        [sys.executable, "-m", "flowup_nb.demo", "--no-browser"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines = []
-        url = None
-        while url is None:
-            line = lab.stdout.readline()
-            if not line:
-                pytest.fail("the demo exited: " + "".join(lines))
-            lines.append(line)
-            found = re.search(r"JupyterLab on (http://127\.0\.0\.1:\d+/lab/tree/\S+)", line)
-            url = found.group(1) if found else None
-        assert "embedded simulator" in "".join(lines)
+    folder = tmp_path / "flowup-notebooks"
+    folder.mkdir()
+    edited = folder / "02_cost_latency_analysis.ipynb"
+    edited.write_text('{"my": "edits"}')
+    with ServerProcess(
+        [sys.executable, "-m", "flowup_nb.demo", "--no-browser"], cwd=tmp_path, env=env
+    ) as lab:
+        url = lab.wait_for(r"JupyterLab on (http://127\.0\.0\.1:\d+/lab/tree/\S+)").group(1)
+        lab.wait_for(RUNNING)
+        assert "embedded simulator" in lab.output
+        assert f"kept your {edited}: it differs from the bundled one" in lab.output
         assert "01_quickstart.ipynb" in url
-        contents = url.replace("/lab/tree/", "/api/contents/")
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                answer = httpx.get(contents, timeout=5)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or lab.poll() is not None:
-                    raise
-                time.sleep(0.3)
+        answer = httpx.get(url.replace("/lab/tree/", "/api/contents/"), timeout=30)
         assert answer.status_code == 200
         assert answer.json()["type"] == "notebook"
-        assert httpx.get(url, timeout=10).status_code == 200
-    finally:
-        lab.terminate()
-        try:
-            lab.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            lab.kill()
-            lab.wait()
+        assert httpx.get(url, timeout=30).status_code == 200
+    assert edited.read_text() == '{"my": "edits"}'
+    assert (folder / QUICKSTART).read_bytes() == (ROOT / "notebooks" / QUICKSTART).read_bytes()
+
+
+# -- copying the notebooks where the user works ------------------------------------------
+
+
+def test_the_checkout_provides_the_notebooks() -> None:
+    assert notebooks_dir() == ROOT / "notebooks"
+
+
+def test_copy_never_replaces_a_file_of_the_user(tmp_path: Path) -> None:
+    source = ROOT / "notebooks"
+    names = sorted(path.name for path in source.glob("*.ipynb"))
+    first = copy_notebooks(source, tmp_path / "mine")
+    assert first.copied == names and first.kept == first.unchanged == []
+    assert first.lines() == [f"copied {', '.join(names)} into {tmp_path / 'mine'}"]
+
+    (tmp_path / "mine" / names[0]).write_text("my edits")
+    (tmp_path / "mine" / names[1]).unlink()
+    again = copy_notebooks(source, tmp_path / "mine")
+    assert again.kept == [names[0]]
+    assert again.copied == [names[1]]
+    assert again.unchanged == names[2:]
+    assert (tmp_path / "mine" / names[0]).read_text() == "my edits"
+    assert any(
+        line.startswith(f"kept your {tmp_path / 'mine' / names[0]}") for line in again.lines()
+    )
+
+
+def test_copy_onto_the_notebooks_themselves_changes_nothing() -> None:
+    source = ROOT / "notebooks"
+    before = {path.name: path.read_bytes() for path in source.glob("*.ipynb")}
+    report = copy_notebooks(source, source)
+    assert report.in_place and report.lines() == [f"the notebooks where they are: {source}"]
+    assert report.copied == report.kept == []
+    assert sorted(report.unchanged) == sorted(before)
+    assert {path.name: path.read_bytes() for path in source.glob("*.ipynb")} == before
+
+
+def test_demo_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "flowup_nb.demo", "--no-browser", "taken"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "is a file" in done.stderr

@@ -115,9 +115,9 @@ def test_the_notebook_runs_top_to_bottom(
             assert "embedded simulator" in text
             assert sum(stats["requests"].values()) == 0  # the hosted one was not used
     elif stem == "02_cost_latency_analysis":
-        assert len(_data(outputs, "image/png")) >= 4  # credits, latency, captcha, errors
+        assert len(_data(outputs, "image/png")) >= 5  # credits, costs, latency, captcha, errors
         assert len(widgets) == 1
-        assert "credits_spent" in html and "solve_rate" in html
+        assert "credits_spent" in html and "solve_rate" in html and "captcha_cost" in html
     elif stem == "03_batch_upscale":
         assert len(widgets) >= 4  # a tqdm progress bar per batch
         assert "polls: 0" in text  # the webhook batch completed without polling

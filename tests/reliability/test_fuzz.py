@@ -28,10 +28,9 @@ from hypothesis import strategies as st
 
 import flowup_nb as fu
 import flowup_nb.sim as simulator
-from flowup_nb.api import models, policy
-from flowup_nb.api._records import fields_of_value
+from flowup_nb.api import parsing, policy, times
 from flowup_nb.api.errors import classify
-from flowup_nb.api.exchange import Exchange, new_call_id
+from flowup_nb.api.exchange import Exchange, fields_of_value, new_call_id
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 FIXTURES_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -71,7 +70,7 @@ date_like = (
 @settings(max_examples=300, deadline=None)
 @given(header=st.none() | date_like, body=st.none() | date_like)
 def test_retry_after_is_none_or_a_finite_wait(header: str | None, body: str | None) -> None:
-    seconds = policy.retry_after_seconds(header, body, now=NOW)
+    seconds = times.retry_after_seconds(header, body, now=NOW)
     assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
     if seconds is not None and header is not None:
         # A readable number of seconds in the header wins, clamped at zero.
@@ -87,7 +86,7 @@ def test_retry_after_is_none_or_a_finite_wait(header: str | None, body: str | No
 @settings(max_examples=200, deadline=None)
 @given(text=date_like)
 def test_date_parsers_give_aware_datetimes_or_none(text: str) -> None:
-    for parse in (policy.parse_iso_datetime, policy.parse_http_date):
+    for parse in (times.parse_iso_datetime, times.parse_http_date):
         parsed = parse(text)
         assert parsed is None or parsed.tzinfo is not None
 
@@ -205,7 +204,7 @@ def fuzz_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fu.Ledger]
 @given(record=job_records)
 def test_any_readable_job_record_lands_in_the_ledger(fuzz_ledger: fu.Ledger, record: Any) -> None:
     try:
-        job = models.parse_job(record, status_code=200)
+        job = parsing.parse_job(record, status_code=200)
     except fu.ResponseFormatError:
         return
     exchange = Exchange(
@@ -456,5 +455,5 @@ def test_the_simulator_is_healthy_after_the_fuzz(
 def test_datetimes_far_from_now_still_give_finite_waits() -> None:
     # The extremes hypothesis may not hit every run: the largest and smallest dates.
     far = (datetime.max.replace(tzinfo=UTC) - timedelta(days=1)).isoformat()
-    assert policy.retry_after_seconds(None, far, now=NOW) is not None
-    assert policy.retry_after_seconds(None, "0001-01-02T00:00:00Z", now=NOW) == 0.0
+    assert times.retry_after_seconds(None, far, now=NOW) is not None
+    assert times.retry_after_seconds(None, "0001-01-02T00:00:00Z", now=NOW) == 0.0

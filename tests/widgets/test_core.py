@@ -1,9 +1,8 @@
-"""The form's pure core: the state machine, the error advice, the 4K rule, the HTML."""
+"""The form's pure core: the state machine, the error advice, the HTML."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from formkit import attribute
@@ -11,7 +10,6 @@ from formkit import attribute
 import flowup_nb as fu
 from flowup_nb.api.errors import classify
 from flowup_nb.widgets.advice import describe_error
-from flowup_nb.widgets.eligibility import AccountInfo, account_info, four_k_verdict
 from flowup_nb.widgets.player import classify_probe, public_url, video_html
 from flowup_nb.widgets.status import (
     BUSY_PHASES,
@@ -146,31 +144,6 @@ def test_error_html_escapes_the_server_text() -> None:
     view = describe_error(_error(400, {"error": "<script>alert(1)</script>"}), NOW)
     markup = error_html(view)
     assert "<script>" not in markup and "&lt;script&gt;" in markup
-
-
-# -- 4K rule -----------------------------------------------------------------------------
-
-
-def test_4k_rule() -> None:
-    ultra = AccountInfo("a@x", credits=500, tier="Ultra")
-    assert four_k_verdict(ultra).allowed
-    poor = AccountInfo("a@x", credits=20, tier="Ultra")
-    verdict = four_k_verdict(poor)
-    assert not verdict.allowed and "50 credits" in verdict.reason and "20" in verdict.reason
-    pro = four_k_verdict(AccountInfo("p@x", credits=1000, tier="Pro"))
-    assert not pro.allowed and "Ultra" in pro.reason and "Pro" in pro.reason
-    assert four_k_verdict(None).allowed  # unknown: the server has the last word
-    unknown_tier = four_k_verdict(AccountInfo("u@x", credits=None, tier=None))
-    assert unknown_tier.allowed and "not reported" in unknown_tier.reason
-
-
-def test_account_info_reads_the_paygate_tier() -> None:
-    account = SimpleNamespace(
-        credits=18760, raw={"credits": {"credits": 18760, "userPaygateTier": "PAYGATE_TIER_TWO"}}
-    )
-    assert account_info("jo@x", account) == AccountInfo("jo@x", 18760, "Ultra")
-    bare = SimpleNamespace(credits=5, raw={})
-    assert account_info("b@x", bare).tier is None
 
 
 # -- player ------------------------------------------------------------------------------

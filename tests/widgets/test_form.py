@@ -193,7 +193,8 @@ def test_cancel_in_sync_mode_notes_what_happened_to_the_request(
         await form.settle()
         sim.inject("upscale", "slow_job")  # the sync answer becomes a 408 after 10 sim-minutes
         form.upscale_button.click()
-        await asyncio.sleep(0.05)
+        # The request has reached the server, which holds it: it is in flight.
+        await until(lambda: sim.stats()["requests"].get("upscale", 0) == 1)
         assert form.state.phase is Phase.SUBMITTING
         form.cancel_button.click()
         assert form.state.phase is Phase.CANCELLED
@@ -456,6 +457,18 @@ def test_sources_offer_samples_and_ledger_ids(sim: Any, runner: asyncio.Runner) 
     runner.run(scenario())
 
 
+def test_sources_come_from_the_clients_own_ledger(sim: Any, tmp_path: Any) -> None:
+    default_file = tmp_path / "ledger.sqlite"  # where FLOWUP_LEDGER points in the tests
+    own = fu.Ledger(tmp_path / "own.sqlite")
+    fresh = sim.new_video_id(ULTRA)
+    with fu.FlowClient(sim.token, base_url=sim.base_url, ledger=own, **FAST) as client:
+        client.upscale(fresh)
+        form = UpscaleForm(client, check_links=False)  # no ledger=: the client's is read
+        assert fresh in form.source.options
+        form.close()
+    assert not default_file.exists()  # the per-user default was neither read nor made
+
+
 def test_live_badge_and_no_simulated_ids_for_a_remote_api(sim: Any) -> None:
     ledger = fu.Ledger()
     with fu.FlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **FAST) as simulated:
@@ -576,6 +589,23 @@ def test_saving_an_expired_video_offers_the_refetch(
         assert "repeat upscale is free" in text(box)
         assert form.refetch_button.layout.display is None
         assert form.saved_path is None and not list(tmp_path.glob("*.mp4"))
+        await close_client(client)
+
+    runner.run(scenario())
+
+
+def test_without_a_widget_front_end_the_form_says_what_to_do(
+    sim: Any, runner: asyncio.Runner, kind: str, tmp_path: Any
+) -> None:
+    async def scenario() -> None:
+        client = make_client(kind, sim)
+        form = UpscaleForm(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        await form.settle()
+        # A terminal or nbconvert shows the text/plain part of the widget's display.
+        shown = form._repr_mimebundle_()["text/plain"]
+        assert shown.startswith("UpscaleForm(ready")
+        assert "client.upscale(video_id)" in shown and "VBox" not in shown
+        form.close()
         await close_client(client)
 
     runner.run(scenario())

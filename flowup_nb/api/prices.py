@@ -1,14 +1,17 @@
 """The price list: what an operation is expected to cost, in credits.
 
-From the endpoint page and API_NOTES.md (June 2026). The ledger compares these
-expectations with the balance the server reports (``Ledger.reconcile()``), so a price
-change shows up as a disagreement instead of silently skewing the figures.
+From the endpoint pages (June 2026; see docs/simulator.md for what is documented and what
+is guessed). The one place a price is written: the 4K rule, the error advice, the batch
+table and the ledger read it here. The ledger compares these expectations with the
+balance the server reports (``Ledger.reconcile()``), so a price change shows up as a
+disagreement instead of silently skewing the figures.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "DEFAULT_GENERATION_MODEL",
+    "FOUR_K_PRICE",
     "GENERATION_PRICES",
     "UPSCALE_PRICES",
     "generation_model_key",
@@ -18,6 +21,7 @@ __all__ = [
 
 # resolution -> credits for a fresh (not cached) upscale; a cached repeat costs nothing.
 UPSCALE_PRICES: dict[str, int] = {"1080p": 0, "4K": 50}
+FOUR_K_PRICE = UPSCALE_PRICES["4K"]
 
 # model -> (credits on other paid tiers, credits on Ultra)
 GENERATION_PRICES: dict[str, tuple[int, int]] = {

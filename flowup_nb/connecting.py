@@ -1,18 +1,23 @@
-"""``connect()``: a ready client, for the real API or, without a token, the simulator."""
+"""``connect()``, the composition root: a client for the real API or, without a token, the
+embedded simulator, with the default ledger attached."""
 
 from __future__ import annotations
 
 import os
 import warnings
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowup_nb.api._base import SYNC_READ_TIMEOUT
 from flowup_nb.api.client import FlowClient
 from flowup_nb.api.errors import InputError
+from flowup_nb.api.exchange import LedgerLike
 from flowup_nb.api.policy import PollSchedule, RetryPolicy
 
-__all__ = ["connect"]
+if TYPE_CHECKING:
+    from flowup_nb.sim.handle import SimHandle
+
+__all__ = ["connect", "simulator_settings"]
 
 # The simulator's documented default clock: 0.1 runs the service ten times faster.
 _SIM_DEFAULT_TIME_SCALE = 0.1
@@ -20,9 +25,18 @@ _SIM_DEFAULT_TIME_SCALE = 0.1
 _READ_TIMEOUT_SLACK = 5.0
 
 
-def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
+def connect(
+    *,
+    ledger: LedgerLike | Literal[False] | None = None,
+    simulator: SimHandle | None = None,
+    **client_kwargs: Any,
+) -> FlowClient:
     """A :class:`FlowClient` for the real API when ``USEAPI_TOKEN`` is set; else for a
     freshly started embedded simulator (announced in one line), stopped on ``close()``.
+
+    ``simulator``: a running simulator (``flowup_nb.sim.start()``) to talk to instead; the
+    client then reads the time on the simulator's clock, so ``simulator.advance()`` moves
+    the ledger's time too. It is left running on ``close()`` (it is yours to stop).
 
     ``FLOWUP_BASE_URL`` overrides the real API's base URL. ``client_kwargs`` go to
     :class:`FlowClient` (e.g. ``max_retries=5``). ``ledger``: None records every exchange
@@ -31,21 +45,21 @@ def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
     ``FLOWUP_SIM_TIME_SCALE`` pin the simulator's seed and clock.
     """
     ledger = _ledger_or_default(ledger)
+    if simulator is not None:
+        client = FlowClient(ledger=ledger, **{**simulator_settings(simulator), **client_kwargs})
+        client.simulator = simulator
+        return client
     token = client_kwargs.pop("token", None) or os.environ.get("USEAPI_TOKEN", "").strip()
     if token:
         return FlowClient(token, ledger=ledger, **client_kwargs)
 
-    from flowup_nb import sim  # imported only when needed: it is a whole server
+    # Imported only when needed (it is a whole server), and from its module rather than the
+    # package, whose history() door leads back here.
+    from flowup_nb.sim.handle import SimHandle
 
-    handle = sim.start(**_simulator_settings())
-    scale = float(getattr(handle, "time_scale", _SIM_DEFAULT_TIME_SCALE))
+    handle = SimHandle(**_simulator_settings())
     try:
-        client = FlowClient(
-            handle.token,
-            base_url=handle.base_url,
-            ledger=ledger,
-            **{**_scaled_defaults(scale), **client_kwargs},
-        )
+        client = FlowClient(ledger=ledger, **{**simulator_settings(handle), **client_kwargs})
     except BaseException:
         handle.stop()
         raise
@@ -57,6 +71,18 @@ def connect(*, ledger: object = None, **client_kwargs: Any) -> FlowClient:
         f"at {handle.base_url} (no real account; set USEAPI_TOKEN for the real API)."
     )
     return client
+
+
+def simulator_settings(handle: SimHandle) -> dict[str, Any]:
+    """The keyword arguments of a client (either kind) on the simulator ``handle``: its
+    address and token, waits on its time scale, and its clock as the client's."""
+    scale = float(getattr(handle, "time_scale", _SIM_DEFAULT_TIME_SCALE))
+    return {
+        "token": handle.token,
+        "base_url": handle.base_url,
+        "clock": handle.now,
+        **_scaled_defaults(scale),
+    }
 
 
 def _simulator_settings() -> dict[str, Any]:
@@ -90,7 +116,7 @@ def _scaled_defaults(scale: float) -> dict[str, Any]:
     }
 
 
-def _ledger_or_default(ledger: object) -> object:
+def _ledger_or_default(ledger: LedgerLike | Literal[False] | None) -> LedgerLike | None:
     """The ledger ``connect()`` attaches (owned by flowup_nb.ledger; imported lazily)."""
     if ledger is False:
         return None
