@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.soak --n 1000 --rate 0.2 --seed 7     # the issue's run
     .venv/bin/python -m bench.soak --n 100                           # a quick look
+    .venv/bin/python -m bench.soak --no-search                       # what the search prevents
 
 The simulator draws a fault for ``--rate`` of its API responses (the four 429s, both
 503s, dropped connections, truncated bodies, slow responses, malformed JSON). The N
@@ -12,9 +13,14 @@ in one ledger. The outcome table is printed as Markdown; the invariants are:
 
 - results lost (an upscale that ended in neither a result nor a typed ``fu.FlowError``): 0;
 - double charges (credits the simulator charged beyond the 4K price per distinct 4K
-  video it completed): 0;
+  video it completed): 0. The simulator charges a video and resolution once whatever
+  happens, so this figure alone cannot show a duplicate; hence the next one:
+- duplicate executions (upscales that ran in full on the server more than once for one
+  video and resolution, from ``sim.executions()``): reported as a figure; 4K ones must be
+  0 (the client looks for the job of a lost answer before resending a 4K upscale);
 - ledger rows == the simulator's API request count (a dropped connection is counted by
-  both: the simulator saw the request, the client recorded an exchange without status).
+  both: the simulator saw the request, the client recorded an exchange without status;
+  the batch's intent rows, written before a request leaves, are not requests).
 
 ``tests/reliability/test_soak.py`` runs a smaller soak of the same shape and asserts them.
 """
@@ -42,6 +48,12 @@ PROFILE_KINDS = PROFILE_API_KINDS
 # midnight", up to 24 h of service time) under ~17 s, so it is ridden out, not raised.
 DEFAULT_TIME_SCALE = 0.0002
 _OPERATIONS_OF_UPSCALES = ("upscale", "submit_upscale", "get_job")
+# Ledger rows that are not HTTP requests to the API: media downloads, and the intents a
+# batch writes before each submission.
+_NOT_API_REQUESTS = ("download", "intent")
+# 4K videos with a result in hand, asked for again after the soak: every run checks that
+# a repeat is a free cached answer, not only the runs where a paid job lost its answer.
+_REPEATS_OF_RESULTS = 5
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,14 @@ class SoakOutcome:
     retried_exchanges: int
     survivors: int  # upscales that met at least one fault and still got their result
     by_way: dict[str, Counter[str]] = field(default_factory=dict)
-    # After the faults: each 4K video paid for but not in hand, asked for once more.
+    # Upscales that ran in full on the server, per (source, resolution): sim.executions().
+    executions: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Requests to the load statistics: the client looking for the job of a lost answer.
+    job_stats_requests: int = 0
+    # After the faults: each 4K video paid for but not in hand, and a few in hand, asked
+    # for once more.
     recovered: list[Any] = field(default_factory=list)  # their results (or last errors)
+    repeated: list[Any] = field(default_factory=list)  # the repeats of results in hand
     recovery_credits: int = 0  # what the repeats cost (a cached repeat is free)
     # The batch's failed items run once more by a second upscale_many: (id, status).
     batch_rerun: list[tuple[str, str]] = field(default_factory=list)
@@ -134,6 +152,20 @@ class SoakOutcome:
         return self.credits_charged - FOUR_K_PRICE * len(self.completed_4k_sources)
 
     @property
+    def duplicate_executions(self) -> dict[str, int]:
+        """Runs beyond the first of one video and resolution, per resolution."""
+        extra: Counter[str] = Counter()
+        for (_, resolution), runs in self.executions.items():
+            extra[resolution] += runs - 1
+        return {resolution: extra[resolution] for resolution in ("1080p", "4K")}
+
+    @property
+    def duplicate_cost_if_billed(self) -> int:
+        """What the duplicate 4K runs would cost on a service that bills every execution
+        (``sim.start(bill_every_execution=True)``)."""
+        return FOUR_K_PRICE * self.duplicate_executions["4K"]
+
+    @property
     def paid_without_result(self) -> int:
         """4K videos the server completed (and charged) whose call ended in a typed error:
         not lost (the ledger holds the job id; ``client.resume`` or a free cached repeat
@@ -169,6 +201,22 @@ class SoakOutcome:
             ),
             ("**double charges** (credits, must be 0)", str(self.double_charged_credits)),
             (
+                "upscales run in full on the server (`sim.executions()`): 1080p / 4K",
+                f"{self._runs('1080p')} / {self._runs('4K')}",
+            ),
+            (
+                "**duplicate executions** (runs beyond the first): 1080p / 4K (4K must be 0)",
+                f"{self.duplicate_executions['1080p']} / {self.duplicate_executions['4K']}",
+            ),
+            (
+                "what the duplicate 4K runs would cost if every execution were billed",
+                f"{self.duplicate_cost_if_billed} credits",
+            ),
+            (
+                "load-statistics requests (looking for a lost answer's job)",
+                str(self.job_stats_requests),
+            ),
+            (
                 "4K paid but the call ended in a typed error (recoverable)",
                 str(self.paid_without_result),
             ),
@@ -177,6 +225,11 @@ class SoakOutcome:
                 f"{len(self.recovered)} "
                 f"(cached {sum(bool(getattr(r, 'cached', False)) for r in self.recovered)}"
                 f", {self.recovery_credits} credits)",
+            ),
+            (
+                "4K results in hand asked for again (cached)",
+                f"{len(self.repeated)} "
+                f"({sum(bool(getattr(r, 'cached', False)) for r in self.repeated)})",
             ),
             (
                 "**ledger rows / simulator requests** (must match)",
@@ -200,6 +253,9 @@ class SoakOutcome:
             *(f"| {name} | {value} |" for name, value in rows),
         ]
         return "\n".join(lines)
+
+    def _runs(self, resolution: str) -> int:
+        return sum(n for (_, res), n in self.executions.items() if res == resolution)
 
     def _ways(self) -> str:
         parts = []
@@ -248,11 +304,27 @@ def run_soak(
     time_scale: float = DEFAULT_TIME_SCALE,
     *,
     workdir: Path | None = None,
+    search: bool = True,
 ) -> SoakOutcome:
-    import flowup_nb.sim as simulator
-
+    """The soak. ``search=False`` turns off the client's look for a lost 4K answer's job
+    before resending it (for this run only), to show what that search prevents."""
     if n < 5:
         raise ValueError(f"n must be at least 5 (one upscale per way and account), got {n}")
+    if search:
+        return _soak(n, rate, seed, time_scale, workdir)
+    from flowup_nb.api._base import ClientCore
+
+    looks = ClientCore.look_before_resend
+    ClientCore.look_before_resend = lambda self, call, step: False  # type: ignore[method-assign]
+    try:
+        return _soak(n, rate, seed, time_scale, workdir)
+    finally:
+        ClientCore.look_before_resend = looks  # type: ignore[method-assign]
+
+
+def _soak(n: int, rate: float, seed: int, time_scale: float, workdir: Path | None) -> SoakOutcome:
+    import flowup_nb.sim as simulator
+
     with TemporaryDirectory(prefix="flowup-soak-") as tmp:
         ledger_path = Path(workdir or tmp) / "soak.sqlite"
         with simulator.start(seed=seed, time_scale=time_scale) as sim:
@@ -268,8 +340,11 @@ def run_soak(
                 for job in sim.jobs()
                 if job["status"] == "completed" and job["request"]["resolution"] == "4K"
             }
+            executions = sim.executions()  # before the repeats: they run nothing new
             charged_before = _charged(sim)
-            recovered = _recover(sim, endings, completed_4k, rerun, ledger_path, time_scale)
+            recovered, repeated = _recover(
+                sim, endings, completed_4k, rerun, ledger_path, time_scale
+            )
             recovery_credits = _charged(sim) - charged_before
             stats = sim.stats()
         outcome = _outcome(
@@ -285,6 +360,8 @@ def run_soak(
             ledger_path,
         )
     outcome.recovered = recovered
+    outcome.repeated = repeated
+    outcome.executions = executions
     outcome.batch_rerun = rerun
     outcome.recovery_credits = recovery_credits
     return outcome
@@ -316,22 +393,26 @@ def _recover(
     rerun: list[tuple[str, str]],
     ledger_path: Path,
     time_scale: float,
-) -> list[Any]:
+) -> tuple[list[Any], list[Any]]:
     """Ask again, with the faults off, for each 4K video the server completed and charged
-    whose call still ended in an error (e.g. a truncated 201, then a failed retry): the
-    server's cache must hand it over for free."""
+    whose call still ended in an error (e.g. a truncated 201, then a failed retry), and
+    for a few 4K videos already in hand: the server's cache must hand them over for free.
+    Returns (the recovered results, the repeats' results)."""
     import flowup_nb as fu
 
     lost_in_hand = orphans(endings, completed_4k, rerun)
-    if not lost_in_hand:
-        return []
+    in_hand = [e.item for e in endings if e.kind == "result" and e.item.resolution == "4K"][
+        :_REPEATS_OF_RESULTS
+    ]
     with (
         fu.Ledger(ledger_path) as ledger,
         fu.FlowClient(
             sim.token, base_url=sim.base_url, ledger=ledger, **client_settings(time_scale)
         ) as client,
     ):
-        return [_ask_again(client, item) for item in lost_in_hand]
+        recovered = [_ask_again(client, item) for item in lost_in_hand]
+        repeated = [_ask_again(client, item) for item in in_hand]
+    return recovered, repeated
 
 
 def _ask_again(client: Any, item: Item, tries: int = 5) -> Any:
@@ -486,7 +567,7 @@ def _outcome(
 
     with fu.Ledger(ledger_path) as ledger:
         frame = ledger.frame()
-    api = frame[frame["operation"] != "download"]
+    api = frame[~frame["operation"].isin(_NOT_API_REQUESTS).to_numpy()]
     faulted = {
         e.source_id
         for e in exchanges
@@ -508,6 +589,7 @@ def _outcome(
         ledger_rows_by_endpoint={str(k): int(v) for k, v in api["endpoint"].value_counts().items()},
         ledger_rows_without_status=int(api["http_status"].isna().sum()),
         retried_exchanges=sum(1 for e in exchanges if e.will_retry),
+        job_stats_requests=int(stats["requests"].get("job_stats", 0)),
         survivors=sum(1 for e in endings if e.kind == "result" and e.item.source_id in faulted),
         by_way=by_way,
     )
@@ -521,12 +603,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=0.2, help="fault rate (default 0.2)")
     parser.add_argument("--seed", type=int, default=7, help="simulator and fault seed")
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    parser.add_argument(
+        "--no-search",
+        action="store_true",
+        help="resend a lost 4K answer without looking for its job first (shows duplicates)",
+    )
     args = parser.parse_args(argv)
-    outcome = run_soak(args.n, args.rate, args.seed, args.time_scale)
+    outcome = run_soak(args.n, args.rate, args.seed, args.time_scale, search=not args.no_search)
     print(outcome.markdown())
     ok = (
         not outcome.lost
         and outcome.double_charged_credits == 0
+        and outcome.duplicate_executions["4K"] == 0
         and outcome.ledger_rows == outcome.sim_requests
     )
     if not ok:

@@ -6,6 +6,11 @@ process-wide, so it is applied lazily, on the first call that needs it, and neve
 import. It can only patch asyncio's own loops: on any other (uvloop, or when
 ``FLOWUP_NO_NEST_ASYNCIO`` is set) the coroutine runs on a private loop in a worker
 thread instead, and the calling thread waits for it.
+
+Work bound to one loop (a form's tasks) names that loop as its ``home``: it runs there,
+waited on from any other thread; from the loop's own thread when that loop cannot be
+re-entered, waiting would block the very loop the work needs, so
+:class:`LoopNotReentrantError` says what to write instead.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["NO_NEST_ENV", "can_patch", "run_sync"]
+__all__ = ["NO_NEST_ENV", "LoopNotReentrantError", "can_patch", "run_sync"]
 
 T = TypeVar("T")
 
@@ -25,6 +30,10 @@ T = TypeVar("T")
 NO_NEST_ENV = "FLOWUP_NO_NEST_ASYNCIO"
 
 _patch_lock = threading.Lock()
+
+
+class LoopNotReentrantError(RuntimeError):
+    """Sync code on a loop that cannot be re-entered asked to wait for work on that loop."""
 
 
 def can_patch(loop: asyncio.AbstractEventLoop) -> bool:
@@ -36,16 +45,38 @@ def can_patch(loop: asyncio.AbstractEventLoop) -> bool:
     return isinstance(loop, asyncio.BaseEventLoop)
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(
+    coro: Coroutine[Any, Any, T],
+    *,
+    home: asyncio.AbstractEventLoop | None = None,
+    instead: str = "",
+) -> T:
     """Run ``coro`` to completion and return its result, from sync code.
 
     No loop running: ``asyncio.run``. A patchable loop running (a kernel): that loop,
     made re-entrant by nest_asyncio on first use. Any other loop: a private loop in a
     worker thread (so the coroutine must not use objects bound to the caller's loop).
+
+    ``home``: the running loop the coroutine's objects belong to (None: any). It runs
+    there: from another thread, this one waits for it; from ``home``'s own thread, only
+    if ``home`` can be re-entered, else :class:`LoopNotReentrantError` naming
+    ``instead`` (what to write in an async cell, e.g. ``await form.settle()``).
     """
     try:
-        loop = asyncio.get_running_loop()
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
+        loop = None
+    if home is not None and home is not loop and home.is_running():
+        return asyncio.run_coroutine_threadsafe(coro, home).result()
+    if home is not None and home is loop and not can_patch(loop):
+        coro.close()  # never started: no "was never awaited" warning
+        raise LoopNotReentrantError(
+            f"cannot block this cell: its event loop ({type(loop).__name__}) cannot be "
+            f"re-entered (uvloop, or {NO_NEST_ENV} is set), and the work waited for runs "
+            f"on that loop, so waiting here would stop it for good. Write `{instead}` in "
+            f"the cell instead (a cell may await), or unset {NO_NEST_ENV} on asyncio's loop."
+        )
+    if loop is None:
         return asyncio.run(coro)
     if can_patch(loop):
         _apply_nest_asyncio(loop)

@@ -123,6 +123,9 @@ class _Shared:
 class _Awaited(_Shared):
     """An async client: its coroutines are awaited as they are."""
 
+    # Cancelling the awaiting task cancels the request, which records itself.
+    cancels_requests = True
+
     async def submit_upscale(self, source_id: str, resolution: str, **options: Any) -> Job:
         job: Job = await self.client.submit_upscale(source_id, resolution, **options)
         return job
@@ -166,6 +169,9 @@ class _Awaited(_Shared):
 
 class _Threaded(_Shared):
     """A blocking client: each call runs in a worker thread, the caller's loop stays free."""
+
+    # Cancelling the awaiting task leaves the request running in its thread.
+    cancels_requests = False
 
     def __init__(self, client: Any, workers: int) -> None:
         super().__init__(client)

@@ -32,6 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AsyncFlowClient", "FlowClient"]
 
+# How long a sync upscale waits on the running job its lost answer had started (as long
+# as wait() by default): its result or its typed error ends the call, never a resend.
+FOUND_JOB_WAIT = 900.0
+
 
 class _ClientBase:
     """What is identical in both clients: the core, observers, repr, properties."""
@@ -185,7 +189,14 @@ class FlowClient(_ClientBase):
         captcha_order: str | Sequence[str] | None = None,
         captcha_token: str | None = None,
     ) -> Job:
-        """Start an upscale in async mode; returns the job (see :meth:`wait`)."""
+        """Start an upscale in async mode; returns the job (see :meth:`wait`).
+
+        A 4K submit without ``reply_ref`` gets a fresh one (``flowup-<hex>``), echoed in
+        the job's record: if the 201 is lost, the client finds that job by it (load
+        statistics, then the record) and returns it instead of submitting again, which
+        would run the paid upscale twice; ``resume()`` finds it the same way after an
+        interruption (docs/reliability.md, "Interruptions").
+        """
         call = self._core.submit_call(
             media_generation_id,
             resolution,
@@ -359,17 +370,19 @@ class FlowClient(_ClientBase):
         None when there is none to find, and the call is sent again."""
         try:
             [found] = find_sent_sync(self, [self._core.sent_job(call)], skip=self._core.known_jobs)
-            if found is None:
-                return None
-            self._core.found_sent_job(call, found)
-            if call.mode == "async":
-                return found
-            return self.wait(found, timeout=self._core.upscale_timeout)
-        except JobFailedError:
-            return None  # that run failed: a new one may succeed
         except FlowError as error:
             self._core.search_failed(call, error)
             return None
+        if found is None:
+            return None
+        self._core.found_sent_job(call, found)
+        if call.mode == "async":
+            return found
+        try:
+            # As long as a wait() would: the job runs, a resend would only run a twin.
+            return self.wait(found, timeout=FOUND_JOB_WAIT)
+        except JobFailedError:
+            return None  # that run failed: a new one may succeed
 
     def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
         attempt = 0
@@ -491,7 +504,14 @@ class AsyncFlowClient(_ClientBase):
         captcha_order: str | Sequence[str] | None = None,
         captcha_token: str | None = None,
     ) -> Job:
-        """Start an upscale in async mode; returns the job (see :meth:`wait`)."""
+        """Start an upscale in async mode; returns the job (see :meth:`wait`).
+
+        A 4K submit without ``reply_ref`` gets a fresh one (``flowup-<hex>``), echoed in
+        the job's record: if the 201 is lost, the client finds that job by it (load
+        statistics, then the record) and returns it instead of submitting again, which
+        would run the paid upscale twice; ``resume()`` finds it the same way after an
+        interruption (docs/reliability.md, "Interruptions").
+        """
         call = self._core.submit_call(
             media_generation_id,
             resolution,
@@ -632,17 +652,18 @@ class AsyncFlowClient(_ClientBase):
         """See :meth:`FlowClient._find_sent`."""
         try:
             [found] = await find_sent(self, [self._core.sent_job(call)], skip=self._core.known_jobs)
-            if found is None:
-                return None
-            self._core.found_sent_job(call, found)
-            if call.mode == "async":
-                return found
-            return await self.wait(found, timeout=self._core.upscale_timeout)
-        except JobFailedError:
-            return None  # that run failed: a new one may succeed
         except FlowError as error:
             self._core.search_failed(call, error)
             return None
+        if found is None:
+            return None
+        self._core.found_sent_job(call, found)
+        if call.mode == "async":
+            return found
+        try:
+            return await self.wait(found, timeout=FOUND_JOB_WAIT)
+        except JobFailedError:
+            return None  # that run failed: a new one may succeed
 
     async def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
         attempt = 0

@@ -6,33 +6,39 @@ minutes). Emails there may be masked, so each listed job that could belong to on
 accounts is read (``GET /jobs/{jobId}``), and its record's ``request.replyRef`` names the
 submission it came from (docs/simulator.md, "Load statistics").
 
-:func:`find_by_reply_ref` (awaitable calls) and :func:`find_by_reply_ref_sync` (a blocking
-client) do one search; what to do with the result (adopt, wait, resubmit) is the caller's.
+:func:`find_jobs` (awaitable calls) and :func:`find_jobs_sync` (a blocking client) do one
+search for jobs by any key of their record; :func:`find_by_reply_ref` and its blocking twin
+search by ``replyRef``. What to do with the result (adopt, wait, resubmit) is the caller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from flowup_nb.api.errors import AuthenticationError, FlowError
 from flowup_nb.api.models import Job, JobStats
 
 __all__ = [
+    "LISTS",
     "BlockingJobLookup",
     "JobLookup",
     "Search",
     "email_could_be",
     "find_by_reply_ref",
     "find_by_reply_ref_sync",
+    "find_jobs",
+    "find_jobs_sync",
     "jobs_to_read",
     "preferred",
+    "reply_ref_of",
 ]
 
 # executing: jobs still running (any age); history: the 10 most recent finished.
-_LISTS = ("executing", "history")
+LISTS = ("executing", "history")
+K = TypeVar("K", bound=Hashable)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -53,11 +59,11 @@ class BlockingJobLookup(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Search:
-    """What one search found: ``found`` maps a reply_ref to its job; ``read`` holds the
-    ids of every job whose record was read (matching or not)."""
+class Search(Generic[K]):
+    """What one search found: ``found`` maps each wanted key to its job; ``read`` holds
+    the ids of every job whose record was read (matching or not)."""
 
-    found: dict[str, Job]
+    found: dict[K, Job]
     read: frozenset[str]
 
 
@@ -103,13 +109,75 @@ def preferred(jobs: Iterable[Job]) -> Job | None:
     return min(jobs, key=key, default=None)
 
 
-def _match(records: Iterable[Job], refs: Mapping[str, str | None]) -> dict[str, Job]:
-    by_ref: dict[str, list[Job]] = {}
+def reply_ref_of(job: Job) -> str | None:
+    """The ``replyRef`` the job's submission carried (its record's ``request`` echo)."""
+    ref = job.request.get("replyRef")
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _match(
+    records: Iterable[Job], wanted: Mapping[K, str | None], key: Callable[[Job], K | None]
+) -> dict[K, Job]:
+    by_key: dict[K, list[Job]] = {}
     for job in records:
-        ref = job.request.get("replyRef")
-        if isinstance(ref, str) and ref in refs:
-            by_ref.setdefault(ref, []).append(job)
-    return {ref: best for ref, jobs in by_ref.items() if (best := preferred(jobs)) is not None}
+        found = key(job)
+        if found is not None and found in wanted:
+            by_key.setdefault(found, []).append(job)
+    return {k: best for k, jobs in by_key.items() if (best := preferred(jobs)) is not None}
+
+
+async def find_jobs(
+    calls: JobLookup,
+    wanted: Mapping[K, str | None],
+    key: Callable[[Job], K | None],
+    *,
+    options: Sequence[str] = LISTS,
+    skip: Callable[[Sequence[str]], Collection[str]] | None = None,
+) -> Search[K]:
+    """Jobs whose ``key(record)`` is one of ``wanted`` (key -> the account it belongs to,
+    or None), among those the statistics list now (``options``: which lists to ask).
+
+    ``skip(ids)`` names listed jobs not to read (e.g. those a ledger already knows). An
+    error of the statistics themselves is raised; a record that cannot be read (expired,
+    gone) is passed over, except with a bad token.
+    """
+    if not wanted:
+        return Search({}, frozenset())
+    stats = [await calls.load_stats(option) for option in options]
+    records: list[Job] = []
+    to_read = jobs_to_read(stats, set(wanted.values()), skip)
+    for job_id in to_read:
+        try:
+            records.append(await calls.get_job(job_id))
+        except AuthenticationError:
+            raise
+        except FlowError:
+            continue
+    return Search(_match(records, wanted, key), frozenset(to_read))
+
+
+def find_jobs_sync(
+    client: BlockingJobLookup,
+    wanted: Mapping[K, str | None],
+    key: Callable[[Job], K | None],
+    *,
+    options: Sequence[str] = LISTS,
+    skip: Callable[[Sequence[str]], Collection[str]] | None = None,
+) -> Search[K]:
+    """:func:`find_jobs` with a blocking client (e.g. from inside a ``FlowClient`` call)."""
+    if not wanted:
+        return Search({}, frozenset())
+    stats = [client.load_stats(option) for option in options]
+    records: list[Job] = []
+    to_read = jobs_to_read(stats, set(wanted.values()), skip)
+    for job_id in to_read:
+        try:
+            records.append(client.get_job(job_id))
+        except AuthenticationError:
+            raise
+        except FlowError:
+            continue
+    return Search(_match(records, wanted, key), frozenset(to_read))
 
 
 async def find_by_reply_ref(
@@ -117,27 +185,9 @@ async def find_by_reply_ref(
     refs: Mapping[str, str | None],
     *,
     skip: Callable[[Sequence[str]], Collection[str]] | None = None,
-) -> Search:
-    """Jobs whose record's ``request.replyRef`` is one of ``refs`` (reply_ref -> the
-    account it was sent to, or None), among those the statistics list now.
-
-    ``skip(ids)`` names listed jobs not to read (e.g. those a ledger already knows). An
-    error of the statistics themselves is raised; a record that cannot be read (expired,
-    gone) is passed over, except a bad token.
-    """
-    if not refs:
-        return Search({}, frozenset())
-    stats = [await calls.load_stats(option) for option in _LISTS]
-    records: list[Job] = []
-    wanted = jobs_to_read(stats, set(refs.values()), skip)
-    for job_id in wanted:
-        try:
-            records.append(await calls.get_job(job_id))
-        except AuthenticationError:
-            raise
-        except FlowError:
-            continue
-    return Search(_match(records, refs), frozenset(wanted))
+) -> Search[str]:
+    """The jobs submitted with one of ``refs`` (reply_ref -> account, or None)."""
+    return await find_jobs(calls, refs, reply_ref_of, skip=skip)
 
 
 def find_by_reply_ref_sync(
@@ -145,18 +195,6 @@ def find_by_reply_ref_sync(
     refs: Mapping[str, str | None],
     *,
     skip: Callable[[Sequence[str]], Collection[str]] | None = None,
-) -> Search:
+) -> Search[str]:
     """:func:`find_by_reply_ref` with a blocking client."""
-    if not refs:
-        return Search({}, frozenset())
-    stats = [client.load_stats(option) for option in _LISTS]
-    records: list[Job] = []
-    wanted = jobs_to_read(stats, set(refs.values()), skip)
-    for job_id in wanted:
-        try:
-            records.append(client.get_job(job_id))
-        except AuthenticationError:
-            raise
-        except FlowError:
-            continue
-    return Search(_match(records, refs), frozenset(wanted))
+    return find_jobs_sync(client, refs, reply_ref_of, skip=skip)

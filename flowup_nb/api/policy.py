@@ -44,6 +44,7 @@ __all__ = [
     "validate_base_url",
     "validate_captcha",
     "validate_client_settings",
+    "validate_email",
     "validate_job_id",
     "validate_media_generation_id",
     "validate_prompt",
@@ -332,6 +333,32 @@ def validate_stats_options(value: object) -> str:
         f"{_brief(value)}{close}: 'summary' gives the counters per account, 'executing' "
         "adds the jobs running now, 'history' the 10 most recent finished ones"
     )
+
+
+def validate_email(email: object) -> str:
+    """An account's email, which is sent raw in the URL path (``/accounts/{email}``)."""
+    if not isinstance(email, str):
+        raise InputError(f"email must be a string (an account's email), got {_brief(email)}")
+    shown = _short(email)
+    if email != email.strip() or any(ch.isspace() for ch in email):
+        raise InputError(
+            f"email {shown} contains whitespace (a pasted newline or space?): strip it, e.g. "
+            "client.get_account(email.strip())"
+        )
+    if not email.isprintable() or any(ch in email for ch in "\u200b\u200c\u200d\ufeff"):
+        raise InputError(f"email {shown} contains control or invisible characters: type it again")
+    for ch in "/?#%":
+        if ch in email:
+            raise InputError(
+                f"email {shown} contains {ch!r}: pass the account's email as is "
+                "(not URL-encoded), e.g. 'jo@example.com'"
+            )
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain:
+        raise InputError(
+            f"email must be an account's email address (e.g. 'jo@example.com'), got {shown}"
+        )
+    return email
 
 
 def validate_tags(tags: object) -> tuple[str, ...]:

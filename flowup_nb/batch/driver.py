@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from flowup_nb.api.calls import UpscaleCalls
 from flowup_nb.api.errors import FlowError, JobFailedError, NotFoundError, ResponseFormatError
-from flowup_nb.api.exchange import intent_exchange
+from flowup_nb.api.exchange import intent_exchange, interrupted_exchange
 from flowup_nb.api.models import Job, UpscaleResult
 from flowup_nb.api.policy import PollSchedule
 from flowup_nb.api.waiting import drive_async, wait_steps
@@ -186,7 +186,7 @@ class BatchRun:
             item.started_at = time.monotonic()
         if item.job_id is None and self.options.mode == "sync":
             item.submissions += 1
-            return await self.calls.upscale(item.source_id, item.resolution, **self.options.captcha)
+            return await self._upscale(item)
         job = await self._submit(item) if item.job_id is None else None
         try:
             return await self._await_job(item, job)
@@ -224,6 +224,51 @@ class BatchRun:
         if self.receiver is not None and item.reply_ref is not None:
             self.receiver.bind(item.reply_ref, job.job_id)
         return job
+
+    async def _upscale(self, item: BatchItem) -> UpscaleResult:
+        """A sync-mode upscale. If the batch is interrupted meanwhile, an async client's
+        request is cancelled and records itself (outcome ``cancelled``); a blocking
+        client's runs on in its worker thread, so the batch records it as interrupted at
+        once (its answer, if one comes, is recorded as well)."""
+        sent_at = time.time()
+        try:
+            return await self.calls.upscale(item.source_id, item.resolution, **self.options.captcha)
+        except asyncio.CancelledError as cancel:
+            if not getattr(self.calls, "cancels_requests", True):
+                self._record_interrupted(item, cancel, sent_at)
+            raise
+
+    def _record_interrupted(self, item: BatchItem, cancel: BaseException, sent_at: float) -> None:
+        if self.record is None:
+            return
+        row = interrupted_exchange(
+            session_id=self.calls.session_id,
+            tags=self.calls.tags,
+            operation="upscale",
+            method="POST",
+            endpoint="/videos/upscale",
+            started_at=sent_at,
+            finished_at=time.time(),
+            attempt=0,
+            mode="sync",
+            context={
+                "source_id": item.source_id,
+                "resolution": item.resolution,
+                "account": item.account,
+            },
+            interruption=cancel,
+            in_flight=True,
+            note=(
+                "The batch was interrupted while this sync upscale ran in a worker thread: "
+                "the request runs on, and its answer, if it arrives, is recorded as well. "
+                "client.resume() finds the job and waits for it; asking the same upscale "
+                "again is free (cached) once it has completed."
+            ),
+        )
+        try:
+            self.record(row)
+        except Exception as exc:  # the interruption goes on whatever the ledger does
+            log.warning("could not record the interrupted upscale of %s: %s", item.key, exc)
 
     def _write_intent(self, item: BatchItem, reply_ref: str) -> None:
         """The intent row, before the request leaves: what is about to be sent."""

@@ -15,6 +15,7 @@ import pandas as pd
 
 from flowup_nb.ledger.accounting import completing_rows
 from flowup_nb.ledger.fates import fates
+from flowup_nb.ledger.periods import time_buckets
 
 if TYPE_CHECKING:
     from pandas.api.typing import DataFrameGroupBy
@@ -60,32 +61,6 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def _ms(stamps: pd.Series) -> np.ndarray:
     """tz-aware datetimes -> int64 epoch ms (NaT -> min int)."""
     return stamps.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_MS
-
-
-def time_buckets(stamps: pd.Series, freq: str, tz: str | None = None) -> pd.Series:
-    """The start of the ``freq`` period (``"h"``, ``"D"``, ``"W"``, ``"MS"``...) of each time,
-    in ``tz`` (default: the zone the times are in, UTC for a ledger frame).
-
-    Periods follow the wall clock of ``tz``: a day is local midnight to midnight, also
-    across daylight-saving changes.
-    """
-    if tz is not None:
-        stamps = stamps.dt.tz_convert(tz)
-    zone = stamps.dt.tz
-    wall = stamps.dt.tz_localize(None)
-    try:
-        start = wall.dt.floor(freq)
-    except ValueError:  # a non-fixed frequency (week, month): calendar periods
-        try:
-            start = wall.dt.to_period(freq).dt.start_time
-        except ValueError:
-            raise ValueError(
-                f"freq={freq!r} is not a pandas frequency: use e.g. 'h', 'D', 'W' or 'M'"
-            ) from None
-    # A period that starts in a repeated hour (DST end) takes the first of the two.
-    return start.dt.tz_localize(
-        zone, ambiguous=np.ones(len(start), dtype=bool), nonexistent="shift_forward"
-    ).dt.as_unit("ns")
 
 
 # -- jobs -------------------------------------------------------------------------------
@@ -685,8 +660,8 @@ def reconcile(
     table = table.astype("Int64")
     table["difference"] = table["reported"] - table["expected"]
     undecided = (table["unknown"] > 0).to_numpy(dtype=bool)
-    agrees = (table["difference"] == 0).astype("boolean")
-    agrees[undecided] = pd.NA
+    # Agreement about money whose fate is unknown cannot be claimed: NA, not True.
+    agrees = (table["difference"] == 0).astype("boolean").where(~undecided)
     table["agrees"] = agrees
     table["status"] = np.where(
         undecided, "unknown", np.where(agrees.fillna(False), "agrees", "differs")

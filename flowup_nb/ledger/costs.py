@@ -45,9 +45,9 @@ def costs(
     ``"user"``...), in ``prices.currency`` (also in the result's ``attrs["currency"]``).
 
     Columns: ``credits`` (the price list's credits for the work done), ``credit_cost``,
-    ``captcha_attempts`` (every paid attempt), ``captcha_failures`` (those rejected: paid too), ``captcha_cost``,
-    ``total_cost``. ``attempts`` are ``Ledger.captcha_attempts()`` rows of the same ledger;
-    the ones whose exchange is not in ``frame`` (filtered out) are left out.
+    ``captcha_attempts`` (every paid attempt), ``captcha_failures`` (those rejected: paid
+    too), ``captcha_cost``, ``total_cost``. ``attempts`` are ``Ledger.captcha_attempts()``
+    rows of the same ledger; those whose exchange is not in ``frame`` are left out.
     """
     if not isinstance(prices, Prices):
         raise TypeError(f"prices must be a fu.Prices (got {type(prices).__name__})")

@@ -95,12 +95,12 @@ def fates(frame: pd.DataFrame) -> Fates:
     )
     if submitted.any():
         # Most submitted jobs were seen finishing: only the others are looked at closely.
-        ended_jobs = frame["job_id"][frame["job_status"].isin(_ENDED).to_numpy(na_value=False)]
+        ended_jobs = frame["job_id"][frame["job_status"].isin(_ENDED).to_numpy()]
         submitted &= ~frame["job_id"].isin(set(ended_jobs)).to_numpy()
     open_rows = np.flatnonzero(interrupted | submitted)
     if len(open_rows):
         _upscales(frame, open_rows, unknown, inferred)
-    gens = np.flatnonzero(ended & (operation == "generate_video").to_numpy(na_value=False))
+    gens = np.flatnonzero(ended & (operation == "generate_video").to_numpy(bool, na_value=False))
     if len(gens):
         _generations(frame, gens, unknown)
         generation[gens] = unknown[gens]
@@ -111,36 +111,37 @@ def _upscales(
     frame: pd.DataFrame, rows: np.ndarray, unknown: np.ndarray, inferred: np.ndarray
 ) -> None:
     # Only the rows about the open calls' videos: few, whatever the ledger's size.
-    about = np.flatnonzero(frame["source_id"].isin(set(frame["source_id"].iloc[rows])))
+    sources = set(frame["source_id"].iloc[rows])
+    about = np.flatnonzero(frame["source_id"].isin(sources).to_numpy())
     part = frame.iloc[about]
     source = part["source_id"].astype("object").to_numpy()
     resolution = part["resolution"].astype("object").to_numpy()
-    started = part["started_at"].to_numpy()
-    finished = part["finished_at"].to_numpy()
+    started = part["started_at"].to_numpy(dtype="datetime64[ns]")
+    finished = part["finished_at"].to_numpy(dtype="datetime64[ns]")
     done = completing_rows(frame)[about]
     cached = part["cached"].to_numpy(dtype=bool, na_value=False)
     failed = (part["job_status"] == "failed").to_numpy(dtype=bool, na_value=False)
-    ended_jobs = set(part["job_id"][part["job_status"].isin(_ENDED).to_numpy(na_value=False)])
+    ended_jobs = set(part["job_id"][part["job_status"].isin(_ENDED).to_numpy()])
     job_id = part["job_id"].astype("object").to_numpy()
     reply_ref = part["reply_ref"].astype("object").to_numpy()
     failed_refs = {ref for ref in reply_ref[failed] if isinstance(ref, str)}
     completions: dict[tuple[str, str], list[tuple[np.datetime64, bool, int]]] = {}
     failures: dict[tuple[str, str], list[np.datetime64]] = {}
-    for i in np.flatnonzero(done | failed):
-        key = (source[i], resolution[i])
-        if done[i]:
-            completions.setdefault(key, []).append((finished[i], bool(cached[i]), int(about[i])))
+    for k in np.flatnonzero(done | failed):
+        key = (source[k], resolution[k])
+        if done[k]:
+            completions.setdefault(key, []).append((finished[k], bool(cached[k]), int(about[k])))
         else:
-            failures.setdefault(key, []).append(finished[i])
+            failures.setdefault(key, []).append(finished[k])
     position = {int(row): i for i, row in enumerate(about)}
     charged: set[tuple[str, str]] = set()
-    for row in sorted(rows, key=lambda r: started[position[int(r)]]):
-        i = position[int(row)]
+    for row in sorted((int(r) for r in rows), key=lambda r: started[position[r]]):
+        i = position[row]
         key = (source[i], resolution[i])
         if isinstance(job_id[i], str) and job_id[i] in ended_jobs:
             continue  # its own job was seen ending
-        later = sorted(c for c in completions.get(key, ()) if c[0] >= started[i])
-        if not later:
+        seen = sorted(completions.get(key, ()))
+        if not seen:
             if isinstance(reply_ref[i], str) and reply_ref[i] in failed_refs:
                 continue
             ref_less = not isinstance(reply_ref[i], str) and not isinstance(job_id[i], str)
@@ -148,20 +149,20 @@ def _upscales(
                 continue
             unknown[row] = True
             continue
-        runs = [c for c in completions.get(key, ()) if not c[1]]
-        if runs or key in charged:
+        if key in charged or any(not is_cached for _, is_cached, _ in seen):
             continue  # a run of it carries the price, or the price was inferred already
-        if all(at >= started[i] for at, _, _ in completions[key]):
+        if seen[0][0] >= started[i]:
             # Only cached answers, all after the open call: its job was the run.
-            inferred[later[0][2]] += UPSCALE_PRICES[key[1]]
+            inferred[seen[0][2]] += UPSCALE_PRICES[key[1]]
             charged.add(key)
+        # Else a cached answer came before it: the server had the video, the call was free.
 
 
 def _generations(frame: pd.DataFrame, rows: np.ndarray, unknown: np.ndarray) -> None:
     balances = np.flatnonzero(frame["remaining_credits"].notna().to_numpy())
     account = frame["account"].astype("object").to_numpy()
-    finished = frame["finished_at"].to_numpy()
-    started = frame["started_at"].to_numpy()
+    finished = frame["finished_at"].to_numpy(dtype="datetime64[ns]")
+    started = frame["started_at"].to_numpy(dtype="datetime64[ns]")
     later = np.timedelta64(int(GENERATION_SETTLES_AFTER * 1000), "ms")
     for row in rows:
         same = balances[account[balances] == account[row]]

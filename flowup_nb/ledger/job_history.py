@@ -153,8 +153,10 @@ def done_upscales(
 def open_upscales(path: str | os.PathLike[str] | Ledger, *, since: float) -> list[OpenUpscale]:
     """Upscale jobs submitted at or after ``since`` (epoch seconds) and never seen finished.
 
-    A job counts as finished once any row shows it completed or failed (a poll or a
-    webhook), or a poll found it gone (404) or its record expired (410).
+    A job is submitted by its 201, or adopted: found again for one of the ledger's intents
+    after its 201 was lost (the record read then carries the intent's ``reply_ref``). It
+    counts as finished once any row shows it completed or failed (a poll or a webhook), or
+    a poll found it gone (404) or its record expired (410).
     """
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
@@ -162,9 +164,11 @@ def open_upscales(path: str | os.PathLike[str] | Ledger, *, since: float) -> lis
             return []
         submitted = conn.query(
             "SELECT job_id, source_id, resolution, account, reply_ref, finished_at "
-            "FROM exchanges WHERE started_at >= ? AND operation = 'submit_upscale' "
-            "AND job_id IS NOT NULL AND outcome != 'error' ORDER BY started_at",
-            (since_ms,),
+            "FROM exchanges WHERE started_at >= ? AND job_id IS NOT NULL "
+            "AND outcome != 'error' AND (operation = 'submit_upscale' OR "
+            "(operation = 'get_job' AND reply_ref IN (SELECT reply_ref FROM exchanges "
+            "WHERE operation = 'intent' AND started_at >= ?))) ORDER BY started_at",
+            (since_ms, since_ms),
         )
         if not submitted:
             return []
@@ -195,9 +199,10 @@ def open_intents(path: str | os.PathLike[str] | Ledger, *, since: float) -> list
     """Intents written at or after ``since`` (epoch seconds) that no later row settled.
 
     An intent is settled by any row with its ``reply_ref`` that names a job (the 201, a
-    poll or webhook of the job, the record read when it was found again), or by the
-    submission's final error (the batch that sent it knew its fate and acted on it).
-    Oldest first.
+    poll or webhook of the job, the record read when it was found again), by the
+    submission's final error (the batch that sent it knew its fate and acted on it), or
+    by a later submission of the same video and resolution that got its answer (the video
+    was sent again, e.g. because this intent's job could not be found). Oldest first.
     """
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
@@ -221,9 +226,19 @@ def open_intents(path: str | os.PathLike[str] | Ledger, *, since: float) -> list
                 (since_ms,),
             )
         }
+        answered = {
+            (source, resolution): latest_ms
+            for source, resolution, latest_ms in conn.query(
+                "SELECT source_id, resolution, MAX(started_at) FROM exchanges "
+                "WHERE started_at >= ? AND operation IN ('submit_upscale', 'upscale') "
+                "AND (job_id IS NOT NULL OR result_id IS NOT NULL) GROUP BY source_id, resolution",
+                (since_ms,),
+            )
+        }
     intents: dict[str, OpenIntent] = {}
     for reply_ref, source, resolution, account, written_ms in written:
-        if reply_ref not in settled and reply_ref not in intents:
+        sent_again = answered.get((source, resolution), -1) >= written_ms
+        if reply_ref not in settled and reply_ref not in intents and not sent_again:
             intents[reply_ref] = OpenIntent(
                 reply_ref, source, resolution, account, written_ms / 1000.0
             )

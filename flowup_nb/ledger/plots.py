@@ -161,7 +161,7 @@ def plot_latency(
     ax.set_xticks(
         range(1, len(names) + 1),
         [
-            f"{name}\n({plural(len(values.dropna()), 'job' if level == 'job' else 'call')})"
+            f"{name}\n(n={len(values.dropna())})"
             for name, (_, values) in zip(names, groups, strict=True)
         ],
     )

@@ -41,7 +41,9 @@ STATUS_FAULTS = (
     "500",
     "596_reconnect",
 )
-TRANSPORT_FAULTS = ("drop", "truncate", "malformed_json", "delay")
+# "delay" sleeps before the request is handled; "hold" after (the work is done, e.g. the
+# job exists, and its answer waits): a client that dies meanwhile never sees its answer.
+TRANSPORT_FAULTS = ("drop", "truncate", "malformed_json", "delay", "hold")
 JOB_FAULTS = ("slow_job", "job_fail")  # change the next job the route creates
 FAULT_KINDS = STATUS_FAULTS + TRANSPORT_FAULTS + JOB_FAULTS
 
@@ -74,7 +76,7 @@ _REASONS = {
 class Fault:
     kind: str
     retry_after: float | None = None  # seconds a 429 announces, overriding the cooldown
-    delay: float | None = None  # real seconds, for "delay"
+    delay: float | None = None  # real seconds, for "delay" and "hold"
     scripted: bool = True
 
 
@@ -114,8 +116,10 @@ class FaultBook:
             raise ValueError(f"times must be a positive integer (got {times!r})")
         if retry_after is not None and (retry_after < 0 or not kind.startswith("429")):
             raise ValueError("retry_after (seconds >= 0) applies only to the 429 kinds")
-        if delay is not None and (delay < 0 or kind != "delay"):
-            raise ValueError("delay (real seconds >= 0) applies only to kind 'delay'")
+        if delay is not None and (delay < 0 or kind not in ("delay", "hold")):
+            raise ValueError("delay (real seconds >= 0) applies only to kinds 'delay' and 'hold'")
+        if kind == "hold" and route == "media":
+            raise ValueError("'hold' holds an API answer: inject it on an API route")
         if kind in JOB_FAULTS and route not in ("upscale", "videos", "*"):
             raise ValueError(f"{kind!r} changes a job: inject it on 'upscale' or 'videos'")
         with self._lock:

@@ -299,6 +299,8 @@ class ApiHandler(_Handler):
             status, body, headers = err.status, err.body, err.headers
         payload = json.dumps(body).encode()
         kind = fault.kind if fault is not None else None
+        if kind == "hold" and fault is not None:
+            time.sleep(DEFAULT_DELAY if fault.delay is None else fault.delay)
         if kind == "malformed_json":
             status, payload = 200, payload[: max(1, len(payload) // 2)]
         try:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flowup_nb.api.errors import (
     REASON_ADVICE,
+    AccountReconnectError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -22,6 +23,7 @@ from flowup_nb.api.errors import (
     CaptchaRejectedError,
     DownloadError,
     InputError,
+    JobExpiredError,
     JobFailedError,
     JobTimeoutError,
     MediaExpiredError,
@@ -186,6 +188,8 @@ _TITLES: dict[type[APIStatusError], str] = {
     ServerError: "Server error",
     ServiceUnavailableError: "Service unavailable",
     CaptchaProviderError: "Captcha provider failed",
+    AccountReconnectError: "The account must be reconnected",
+    JobExpiredError: "The job's record has expired",
 }
 
 
@@ -200,6 +204,10 @@ def _when_to_retry(error: APIStatusError, now: datetime) -> tuple[str, datetime 
         return "now: asking again is free (the server caches upscales)", now
     if isinstance(error, CaptchaProviderError):
         return "not until the captcha provider's key or balance is fixed", None
+    if isinstance(error, AccountReconnectError):
+        return "not until the account's owner reconnects it", None
+    if isinstance(error, JobExpiredError):
+        return "now: asking the same upscale again is free (the server caches upscales)", now
     if isinstance(error, CaptchaRejectedError):
         return "now, with a higher captcha retry count or another provider order", now
     if isinstance(error, ServiceUnavailableError):

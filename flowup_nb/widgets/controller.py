@@ -200,8 +200,8 @@ class UpscaleController:
             return
         self._job_wanted = None
         if self.job_offer is not None and text not in self.job_offer.videos:
-            self.job_offer = None
-        self.job_note = None
+            self.job_offer = None  # one of its videos chosen: the offer stays on show
+        self.job_note = self.job_offer.note if self.job_offer is not None else None
         self._source_email = policy.decode_account(text)
         if self._source_email is not None:
             self.accounts.look_up(self._source_email)
@@ -501,6 +501,16 @@ class UpscaleController:
             self._set(self.state.with_changes(error=describe_error(exc, datetime.now(UTC))))
             return False
         return True
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop this controller's tasks run on (None before the first one)."""
+        return self._keeper.loop
+
+    @property
+    def settled(self) -> bool:
+        """Whether no task started here is still under way."""
+        return not self._keeper.tasks and all(f.done() for f in self._inflight)
 
     async def settle(self) -> None:
         """Wait until every task started here (upscale, checks, saves) has ended."""

@@ -258,10 +258,14 @@ class UpscaleForm(w.VBox):
 
         Inside a kernel this runs the kernel's own loop re-entrantly (nest_asyncio,
         applied on first use), so the form's tasks make progress while the cell waits.
+        A loop that cannot be re-entered (uvloop, FLOWUP_NO_NEST_ASYNCIO) raises
+        LoopNotReentrantError at once: write ``await form.settle()`` in the cell instead.
+        From another thread it waits for the tasks on the kernel's loop.
         """
         from flowup_nb.runloop import run_sync
 
-        run_sync(self.settle())
+        if not self.controller.settled:
+            run_sync(self.settle(), home=self.controller.loop, instead="await form.settle()")
         return self.state
 
     def __repr__(self) -> str:
@@ -276,12 +280,18 @@ class UpscaleForm(w.VBox):
 
     def close(self) -> None:
         """Stop the form's tasks, close its widgets, and the client it made itself."""
-        self.controller.close()
-        if self._owns_client:
-            closer = getattr(self.client, "close", None)
-            if callable(closer):
-                closer()
-        _close_tree(self._card)
+        # ipywidgets' __del__ calls close() on a form whose __init__ refused its arguments
+        # too, so only what was built is closed (else a traceback at interpreter exit).
+        controller = getattr(self, "controller", None)
+        if controller is not None:
+            controller.close()
+            if self._owns_client:
+                closer = getattr(self.client, "close", None)
+                if callable(closer):
+                    closer()
+        card = getattr(self, "_card", None)
+        if card is not None:
+            _close_tree(card)
         super().close()
 
     # -- forwarding -----------------------------------------------------------------------

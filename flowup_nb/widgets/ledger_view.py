@@ -21,13 +21,15 @@ import asyncio
 import contextlib
 import html
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from flowup_nb.api.errors import InputError
 from flowup_nb.widgets.ledger_pages import (
     PAGES,
     LedgerCounts,
@@ -38,7 +40,13 @@ from flowup_nb.widgets.ledger_pages import (
 )
 from flowup_nb.widgets.tasks import TaskKeeper
 
+if TYPE_CHECKING:
+    from flowup_nb.ledger import Ledger
+
 __all__ = ["LedgerView"]
+
+# What the view asks of a ledger (the pages call its analyses).
+_LEDGER_METHODS = ("__len__", "summary", "frame", "jobs", "credits", "errors")
 
 log = logging.getLogger("flowup_nb.widgets")
 
@@ -52,20 +60,24 @@ class _Drawn:
 
 
 class LedgerView(w.VBox):
-    """Tabs over the ledger's analyses. ``ledger=None`` opens the default ledger.
+    """Tabs over the ledger's analyses: of ``ledger``, a :class:`~flowup_nb.Ledger`, the
+    path or URL of an existing ledger (opened, and closed with the view), or None (the
+    default ledger).
 
     ``refresh_interval``: seconds between checks for new rows (0 turns the timer off;
     the Refresh button and :meth:`refresh` always work).
     """
 
-    def __init__(self, ledger: Any = None, *, refresh_interval: float = 2.0) -> None:
-        if ledger is None:
-            from flowup_nb.ledger import default_ledger
-
-            ledger = default_ledger()
+    def __init__(
+        self,
+        ledger: Ledger | str | os.PathLike[str] | None = None,
+        *,
+        refresh_interval: float = 2.0,
+    ) -> None:
         if refresh_interval < 0:
             raise ValueError(f"refresh_interval must be >= 0 seconds, got {refresh_interval!r}")
-        self.ledger = ledger
+        self.ledger = _ledger(ledger)
+        self._owns_ledger = isinstance(ledger, str | os.PathLike)
         self.refresh_interval = float(refresh_interval)
         self.counts: LedgerCounts | None = None
         self.refreshes = 0  # redraws shown
@@ -129,10 +141,18 @@ class LedgerView(w.VBox):
             self._apply(drawn)
 
     def close(self) -> None:
-        """Stop the timer and close the widgets."""
+        """Stop the timer and close the widgets (and the ledger, when opened from a path)."""
         self._closed = True
-        self._keeper.cancel_all()
-        self.tabs.close()
+        # ipywidgets' __del__ calls close() on a view whose __init__ refused its arguments
+        # too, so only what was built is closed (else a traceback at interpreter exit).
+        keeper = getattr(self, "_keeper", None)
+        if keeper is not None:
+            keeper.cancel_all()
+        tabs = getattr(self, "tabs", None)
+        if tabs is not None:
+            tabs.close()
+        if getattr(self, "_owns_ledger", False):
+            self.ledger.close()
         super().close()
 
     # -- on the loop ------------------------------------------------------------------
@@ -246,6 +266,32 @@ class LedgerView(w.VBox):
         except Exception as exc:  # shown in the tab: a broken page must not kill the view
             log.exception("ledger page %s failed", name)
             return _failure_html(exc)
+
+
+def _ledger(target: object) -> Any:
+    """The ledger to show: the one given, the default one (None), or the existing ledger
+    at a path or database URL (opened here, closed with the view)."""
+    if target is None:
+        from flowup_nb.ledger import default_ledger
+
+        return default_ledger()
+    if isinstance(target, str | os.PathLike):
+        from flowup_nb.ledger import Ledger
+        from flowup_nb.ledger.location import SqliteLocation, resolve_location
+
+        location = resolve_location(target)
+        if isinstance(location, SqliteLocation) and not location.path.is_file():
+            raise InputError(
+                f"no ledger file at {location.path}: pass the path of an existing ledger "
+                "(fu.Ledger(path) creates a new one), or None for the default ledger"
+            )
+        return Ledger(target)
+    if not all(callable(getattr(target, name, None)) for name in _LEDGER_METHODS):
+        raise InputError(
+            f"LedgerView shows a fu.Ledger: pass one, a ledger file path, a postgresql:// "
+            f"URL, or None for the default ledger (got {type(target).__name__})"
+        )
+    return target
 
 
 def _in_a_loop() -> bool:

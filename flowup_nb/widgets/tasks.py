@@ -36,6 +36,8 @@ class TaskKeeper:
     def __init__(self, on_error: Callable[[BaseException], None]) -> None:
         self._on_error = on_error
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The loop the tasks run on (the kernel's): waiting for them must happen there.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
@@ -52,6 +54,7 @@ class TaskKeeper:
                 "plain script call the client directly (e.g. client.upscale(...))"
             ) from None
         task = loop.create_task(coro, name=name)
+        self.loop = loop
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task

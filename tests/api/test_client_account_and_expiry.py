@@ -69,11 +69,6 @@ def test_a_batch_does_not_resubmit_after_a_596(sim: Any) -> None:
     assert isinstance(frame["error"].iloc[0], fu.AccountReconnectError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch/reactions.py counts a 596 as transient (a ServerError): it should stop "
-    "the account's items (Reaction('stop', scope='account')) whatever transient_retries is",
-)
 def test_a_batch_stops_the_accounts_items_after_a_596(sim: Any) -> None:
     sim.inject("upscale", "596_reconnect", times=50)
     sources = sim.sample_ids(ULTRA)[:3]

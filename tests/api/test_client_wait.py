@@ -53,13 +53,18 @@ def test_wait_accepts_an_async_on_update(sim: Any, client: Any) -> None:
     assert statuses[-1] == "completed"
 
 
-def test_wait_by_id_polls_at_once(sim: Any, client: Any) -> None:
+@pytest.mark.timeout(60)  # a wait that slept before its first poll would sleep 10 minutes
+def test_wait_by_id_polls_at_once(sim: Any, make_client: Any) -> None:
+    # Polls 10 minutes apart, and a job done before the wait: only a poll at once ends it.
+    client = make_client(sim.token, base_url=sim.base_url, poll_interval=(600.0, 600.0))
     job = client.submit_upscale(sim.new_video_id(ULTRA))
+    sim.advance(5.0)  # far past a 1080p job's end (tenths of a second), within retention
+    assert [j["status"] for j in sim.jobs() if j["jobid"] == job.job_id] == ["completed"]
     seen: list[fu.Job] = []
-    result = client.wait(job.job_id, timeout=60, on_update=seen.append)
+    result = client.wait(job.job_id, timeout=1200, on_update=seen.append)
     assert result.video_url
-    assert seen[0].status in ("created", "started", "completed")
-    assert client.get_job(job.job_id).status == "completed"
+    assert sim.stats()["requests"]["jobs"] == 1  # one poll, the first thing the wait did
+    assert [j.status for j in seen] == ["completed"]  # the server's record, not a stale one
 
 
 def test_a_failed_job_raises_with_the_servers_error(sim: Any, client: Any) -> None:

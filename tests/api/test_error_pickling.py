@@ -98,6 +98,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "MediaDenied": lambda: _media_denied(),
     "InvalidTransition": lambda: _invalid_transition(),
     "NoRunningLoopError": lambda: _no_running_loop(),
+    "LoopNotReentrantError": lambda: _loop_not_reentrant(),
     "WaitEnded": lambda: _wait_ended(),
 }
 
@@ -142,6 +143,12 @@ def _no_running_loop() -> BaseException:
     from flowup_nb.widgets.tasks import NoRunningLoopError
 
     return NoRunningLoopError("no running event loop")
+
+
+def _loop_not_reentrant() -> BaseException:
+    from flowup_nb.runloop import LoopNotReentrantError
+
+    return LoopNotReentrantError("cannot block this cell: write `await form.settle()`")
 
 
 def _wait_ended() -> BaseException:

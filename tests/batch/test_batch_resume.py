@@ -87,96 +87,178 @@ def test_resume_needs_a_ledger(calm_sim: Any) -> None:
         )
 
 
+# The crash tests' clock: a 1080p job runs 0.3-0.6 s, a captcha is solved in ~0.1 s, and
+# the statistics keep finished jobs for 9 s, far longer than a resume takes to start.
+CRASH_TIME_SCALE = 0.01
+CRASH_SETTINGS = {"poll_interval": (0.01, 0.12), "retry_backoff": 0.001, "max_retry_wait": 0.05}
+# Every 201 waits this long after its job was created: kills land in that window often.
+HOLD = 0.25
+KILLS = 24
+
+
+def _crash_sim(seed: int) -> Any:
+    # High server-side limits: jobs of a killed process keep running unseen by the next
+    # one, and must not make the server throttle it (that would be a submission too).
+    return simulator.start(
+        seed=seed,
+        time_scale=CRASH_TIME_SCALE,
+        fail_rate=0.0,
+        captcha_acceptance=1.0,
+        concurrency={"ultra": 64, "pro": 64, "free": 1},
+    )
+
+
+def _child_env(sim: Any, ledger_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "USEAPI_TOKEN": sim.token,
+        "FLOWUP_BASE_URL": sim.base_url,
+        "FLOWUP_LEDGER": str(ledger_path),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def _kill(process: subprocess.Popen[bytes]) -> bool:
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    return process.returncode == -signal.SIGKILL
+
+
 @pytest.mark.slow
 def test_a_batch_killed_at_random_points_then_resumed_ends_the_same_without_extra_submissions(
     tmp_path: Path,
 ) -> None:
+    """At least KILLS SIGKILLs at random points of a batch (many between the server
+    creating a job and its 201 reaching the ledger), each followed by resume() or by a
+    re-run of the batch: every video runs once, and the server sees exactly one
+    submission per video. Prints the figures (docs/reliability.md)."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    # High server-side limits: jobs of a killed process keep running unseen by the next
-    # one, and must not make the server throttle it (that would be a submission too).
-    with simulator.start(
-        seed=seed,
-        time_scale=0.001,
-        fail_rate=0.0,
-        captcha_acceptance=1.0,
-        concurrency={"ultra": 64, "pro": 64, "free": 1},
-    ) as sim:
-        entries = [[sim.new_video_id(JO), "4K"] for _ in range(24)]
+    with _crash_sim(seed) as sim:
+        sim.inject("upscale", "hold", delay=HOLD, times=1_000_000)
+        entries: list[list[str]] = []
         ids_file = tmp_path / "ids.json"
-        ids_file.write_text(json.dumps(entries))
         ledger_path = tmp_path / "crash.sqlite"
-        env = {
-            **os.environ,
-            "USEAPI_TOKEN": sim.token,
-            "FLOWUP_BASE_URL": sim.base_url,
-            "FLOWUP_LEDGER": str(ledger_path),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
+        env = _child_env(sim, ledger_path)
         child = [sys.executable, str(HERE / "batch_child.py"), str(ids_file)]
+        figures: Counter[str] = Counter()
 
         def submissions() -> int:
             return int(sim.stats()["upscale_submissions"])
 
-        kills = 0
-        for _ in range(3):
+        def more_videos() -> None:
+            entries.extend([sim.new_video_id(JO), "1080p"] for _ in range(8))
+            ids_file.write_text(json.dumps(entries))
+
+        more_videos()
+        while figures["kills"] < KILLS:
+            if submissions() >= len(entries):
+                more_videos()  # the batch got through: the same batch, grown
             start = submissions()
-            if start >= len(entries):
-                break
-            target = start + rng.randint(1, max(1, (len(entries) - start) // 2))
             process = subprocess.Popen(
                 child, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
             deadline = time.monotonic() + 120
-            while submissions() < target and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.002)
-            time.sleep(rng.uniform(0.0, 0.05))  # anywhere: mid-request, mid-poll, mid-write
-            process.send_signal(signal.SIGKILL)
-            process.communicate(timeout=60)
-            kills += process.returncode == -signal.SIGKILL
-
-            if kills == 1:  # after the first crash, resume() from a new "kernel"
+            while submissions() == start and process.poll() is None:
+                assert time.monotonic() < deadline, f"seed {seed}: the child never submitted"
+                time.sleep(0.002)  # polling the simulator's counter (it offers no event)
+            # Anywhere from "the request is at the server" through its captcha, its job's
+            # creation and the held 201, to the polls after it.
+            time.sleep(rng.uniform(0.0, 2 * HOLD))
+            if process.poll() is not None:
+                _, err = process.communicate()
+                assert process.returncode == 0, err.decode(errors="replace")
+                continue  # it finished first: no kill this round
+            assert _kill(process), f"seed {seed}"
+            figures["kills"] += 1
+            if figures["kills"] % 2:  # a new "kernel" calls resume(); else the re-run does
                 with (
                     fu.Ledger(ledger_path) as ledger,
                     fu.FlowClient(
-                        sim.token, base_url=sim.base_url, ledger=ledger, **FAST
+                        sim.token, base_url=sim.base_url, ledger=ledger, **CRASH_SETTINGS
                     ) as client,
                 ):
-                    before = submissions()
                     resumed = client.resume(progress=False)
-                    assert submissions() == before, f"seed {seed}"
-                    assert set(resumed["status"]) <= {"done"}, f"seed {seed}"
+                assert set(resumed["status"]) <= {"done"}, f"seed {seed}"
+                figures.update(resumed["origin"].astype(str))
 
+        sim.clear_faults()
         finished = subprocess.run(child, env=env, capture_output=True, text=True, timeout=300)
         assert finished.returncode == 0, finished.stderr
-        assert json.loads(finished.stdout.strip().splitlines()[-1]) == {
-            "done": len(entries),
-            "failed": 0,
-        }
+        counts = json.loads(finished.stdout.strip().splitlines()[-1])
+        assert counts["status"] == {"done": len(entries), "failed": 0}, f"seed {seed}"
 
         with (
             fu.Ledger(ledger_path) as ledger,
-            fu.FlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **FAST) as client,
+            fu.FlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **CRASH_SETTINGS) as c,
         ):
-            final = client.upscale_many([tuple(e) for e in entries], progress=False)
-            assert client.resume(progress=False).empty
-            recorded = set(ledger.frame().query("operation == 'submit_upscale'")["job_id"].dropna())
-        assert kills >= 1, f"seed {seed}: no child was killed mid-batch"
+            final = c.upscale_many([tuple(e) for e in entries], progress=False)
+            assert c.resume(progress=False).empty
+            rows = ledger.frame()
         assert set(final["status"]) == {"done"} and set(final["origin"]) == {"ledger"}
         assert list(final["result_id"]) == [source + "_upsampled" for source, _ in entries]
 
-        # Every submission ran a job (no throttles, captchas always pass). A job is only
-        # ever submitted again when the kill fell between the server creating it and the
-        # ledger recording its 201: no client can see such a job; count them exactly.
-        jobs = sim.jobs()
-        orphans = [job for job in jobs if job["jobid"] not in recorded]
-        assert submissions() == len(jobs) == len(entries) + len(orphans), f"seed {seed}"
-        assert len(orphans) <= kills * 4, f"seed {seed}"
-        # Each video ran once, plus once per orphan of it (two kills can both land in the
-        # window of the same video's submissions).
-        per_source = jobs_by_source(sim)
-        orphans_per_source = Counter((job["request"]["mediaGenerationId"], "4K") for job in orphans)
-        for key, count in per_source.items():
-            assert count == 1 + orphans_per_source[key], f"seed {seed}"
-        assert max(per_source.values()) <= 1 + kills
-        assert sim.stats()["credits_charged"] == {JO: 50 * len(entries)}, f"seed {seed}"
+        # Zero extra submissions, counted at the server: one per video, one job each.
+        extra = submissions() - len(entries)
+        assert extra == 0, f"seed {seed}: {extra} extra submission(s); {dict(figures)}"
+        assert set(jobs_by_source(sim).values()) == {1}, f"seed {seed}"
+        assert sum(n - 1 for n in sim.executions().values()) == 0, f"seed {seed}"
+        # Every job the server made is in the ledger, and came from a written intent.
+        intents = rows[rows["operation"] == "intent"]
+        known = set(rows["job_id"].dropna())
+        for job in sim.jobs():
+            assert job["jobid"] in known, f"seed {seed}: job {job['jobid']} was never found"
+            assert job["request"]["replyRef"] in set(intents["reply_ref"]), f"seed {seed}"
+        # The orphans (a job whose 201 the ledger never got) were adopted, by resume() or
+        # by the re-run: the record read when it was found names the intent's replyRef.
+        answered = set(rows.loc[rows["operation"] == "submit_upscale", "reply_ref"].dropna())
+        found_again = set(rows.loc[rows["operation"] == "get_job", "reply_ref"].dropna())
+        orphans = set(intents["reply_ref"]) - answered
+        figures["orphans adopted (resume or re-run)"] = len(orphans & found_again)
+        figures["intents never sent (video resubmitted)"] = len(orphans - found_again)
+        figures["extra submissions"] = extra
+        print(f"\nSIGKILL figures (seed {seed}, {len(entries)} videos): {dict(figures)}")
+        assert figures["orphans adopted (resume or re-run)"] >= 1, f"seed {seed}: {figures}"
+
+
+@pytest.mark.slow
+def test_a_job_left_behind_past_the_statistics_window_is_submitted_again(
+    tmp_path: Path,
+) -> None:
+    """The documented fallback: once a lost job has left the statistics (15 minutes),
+    nothing can find it, and resume() submits its video again (a free cached repeat)."""
+    with _crash_sim(seed=2718) as sim:
+        sim.inject("upscale", "hold", delay=3.0, times=1_000_000)  # no 201 before the kill
+        entries = [[sim.new_video_id(JO), "1080p"] for _ in range(6)]
+        ids_file = tmp_path / "ids.json"
+        ids_file.write_text(json.dumps(entries))
+        ledger_path = tmp_path / "crash.sqlite"
+        child = [sys.executable, str(HERE / "batch_child.py"), str(ids_file)]
+        process = subprocess.Popen(
+            child,
+            env=_child_env(sim, ledger_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 120
+        while len(sim.jobs()) < 4 and process.poll() is None:  # four jobs, their 201s held
+            assert time.monotonic() < deadline, "the child never submitted"
+            time.sleep(0.002)  # polling the simulator's state (it offers no event)
+        assert _kill(process)
+        sim.clear_faults()
+        lost = {job["request"]["mediaGenerationId"] for job in sim.jobs()}
+        sim.advance(sim.stats_window_seconds + 60.0)  # done, and out of the statistics
+
+        with (
+            fu.Ledger(ledger_path) as ledger,
+            fu.FlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **CRASH_SETTINGS) as c,
+        ):
+            before = int(sim.stats()["upscale_submissions"])
+            resumed = c.resume(progress=False).set_index("id")
+        assert lost <= set(resumed.index)
+        again = resumed.loc[sorted(lost)]
+        assert set(again["origin"]) == {"resubmitted"} and set(again["status"]) == {"done"}
+        assert (again["submissions"] == 1).all() and again["cached"].all()
+        assert int(sim.stats()["upscale_submissions"]) == before + len(resumed)
+        # A second job per lost video, but it ran only once: the repeat came from the cache.
+        assert all(sim.executions()[(source, "1080p")] == 1 for source in lost)

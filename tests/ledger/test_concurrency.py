@@ -72,16 +72,30 @@ def _insertion_order(target: object) -> list[str]:
 @pytest.mark.slow
 def test_two_processes_writing_1000_records_each_lose_nothing(ledger_target: object) -> None:
     Ledger(ledger_target).close()  # the tables exist before the race
-    writers = [_writer(ledger_target, name, 1000) for name in ("kernel-a", "kernel-b")]
-    _tell(writers)  # both start together
+    names = ("kernel-a", "kernel-b")
+    # Two barriers make the overlap happen whatever the scheduler does: each writer
+    # stops after its first row and after its 500th, until both have got there.
+    writers = [
+        _writer(ledger_target, name, 1000, "--pause-at=1", "--pause-at=500") for name in names
+    ]
+    _tell(writers)
+    _expect(writers, "paused 1")
+    _tell(writers)
+    _expect(writers, "paused 500")
+    _tell(writers)
     for err in _finish(writers):
         assert "locked" not in err.lower()
         assert "warning" not in err.lower()  # no record had to go to the fallback file
 
-    expected = {f"{name}-{i}" for name in ("kernel-a", "kernel-b") for i in range(1000)}
+    expected = {f"{name}-{i}" for name in names for i in range(1000)}
     assert set(_ids(ledger_target)) == expected
-    switches = sum(a != b for a, b in itertools.pairwise(_insertion_order(ledger_target)))
-    assert switches >= 2  # the two really wrote at the same time
+    order = _insertion_order(ledger_target)
+    # Both wrote between the same two barriers: the rows came in three rounds.
+    assert sorted(order[:2]) == list(names)
+    assert sorted(set(order[2:1000])) == list(names)
+    assert order[2:1000].count(names[0]) == order[2:1000].count(names[1]) == 499
+    switches = sum(a != b for a, b in itertools.pairwise(order))
+    assert switches >= 3
     with Ledger(ledger_target) as ledger:
         assert not ledger.fallback_path.exists()
         assert len(ledger) == 2000
@@ -163,13 +177,19 @@ def _every_row_once(url: str) -> None:
 
 @pytest.mark.slow
 def test_eight_writers_into_one_server_ledger(team_url: str) -> None:
-    writers = [_writer(team_url, f"w{k}", EACH) for k in range(WRITERS)]
+    # A barrier after each writer's first row: all eight are writing at once by
+    # construction, not by the scheduler's grace.
+    writers = [_writer(team_url, f"w{k}", EACH, "--pause-at=1") for k in range(WRITERS)]
+    _tell(writers)
+    _expect(writers, "paused 1")
     _tell(writers)
     for err in _finish(writers):
         assert "warning" not in err.lower(), err  # every record went straight in
     _every_row_once(team_url)
-    switches = sum(a != b for a, b in itertools.pairwise(_insertion_order(team_url)))
-    assert switches >= WRITERS  # they really wrote at the same time
+    order = _insertion_order(team_url)
+    assert len(set(order[:WRITERS])) == WRITERS  # each one's first row before any second
+    switches = sum(a != b for a, b in itertools.pairwise(order))
+    assert switches >= 2 * (WRITERS - 1)
 
 
 @pytest.mark.slow

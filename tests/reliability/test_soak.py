@@ -1,5 +1,6 @@
 """Soak (issue 7, part A): 300 upscales under a seeded 20% fault profile lose nothing,
-charge nothing twice, and leave one ledger row per request the simulator saw.
+charge nothing twice, run no 4K upscale twice on the server, and leave one ledger row per
+request the simulator saw.
 
 The run itself is ``bench.soak.run_soak`` (``python -m bench.soak`` runs the full 1,000);
 this test runs the same shape smaller and asserts the invariants on it. Scripted single
@@ -30,6 +31,7 @@ ENDPOINTS = {
     "jobs": "/jobs/{jobId}",
     "accounts": "/accounts/{email}",
     "videos": "/videos",
+    "job_stats": "/jobs",
 }
 
 
@@ -103,6 +105,18 @@ def test_nothing_is_charged_twice(soak: SoakOutcome) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+def test_no_4k_upscale_runs_twice_on_the_server(soak: SoakOutcome) -> None:
+    """The simulator charges a video once whatever happens, so "no double charge" alone
+    cannot see a duplicate; its execution count can. A 4K answer lost while its job ran
+    would be sent again and run a twin: the client looks for the job first."""
+    runs = soak.executions
+    assert runs, "sim.executions() counted nothing"
+    assert {source for (source, res) in runs if res == "4K"} == soak.completed_4k_sources
+    assert soak.duplicate_executions["4K"] == 0, {k: n for k, n in runs.items() if n > 1}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_the_ledger_has_one_row_per_request_the_simulator_saw(soak: SoakOutcome) -> None:
     assert soak.ledger_rows == soak.sim_requests
     by_route = {
@@ -123,11 +137,15 @@ def test_the_ledger_has_one_row_per_request_the_simulator_saw(soak: SoakOutcome)
 @pytest.mark.timeout(120)
 def test_a_video_paid_for_but_not_in_hand_is_handed_over_free(soak: SoakOutcome) -> None:
     """A 4K job can complete and be charged while its call ends in an error (a truncated
-    201, then a retry refused); asking again must return it from the cache, free."""
+    201, then a retry refused); asking again must return it from the cache, free. Every
+    run also asks again for a few 4K videos already in hand, so the check never rests on
+    an empty list."""
     assert len(soak.recovered) == soak.paid_without_result
-    for result in soak.recovered:
+    assert len(soak.repeated) == 5
+    for result in [*soak.recovered, *soak.repeated]:
         assert not isinstance(result, BaseException), repr(result)
         assert result.cached
+        assert result.resolution == "4K"
     assert soak.recovery_credits == 0
 
 
@@ -135,10 +153,14 @@ def test_a_truncated_submit_then_a_refused_retry_costs_once_and_is_recovered(
     sim: Any, tmp_path: Path
 ) -> None:
     """The soak's rare case, scripted: the 201 is cut off (the job runs and is charged),
-    the client's retry meets a captcha-provider 503 (not retried): a typed error. Asking
-    again once the job is done is a free cached hit, so nothing is lost or paid twice."""
+    the client's search for that job fails (a 400 on the statistics, not retried), so it
+    resends, and the retry meets a captcha-provider 503 (not retried): a typed error.
+    Asking again once the job is done is a free cached hit, so nothing is lost or paid
+    twice. (When the search works, the client returns the job instead of resending:
+    tests/reliability/test_duplicate_runs.py.)"""
     source = sim.new_video_id(JO)
     sim.inject("upscale", "truncate")
+    sim.inject("job_stats", "400")
     sim.inject("upscale", "503_captcha_service")
     with (
         fu.Ledger(tmp_path / "orphan.sqlite") as ledger,
@@ -154,7 +176,8 @@ def test_a_truncated_submit_then_a_refused_retry_costs_once_and_is_recovered(
     assert result.cached
     assert result.media_generation_id == source + "_upsampled"
     assert sim.stats()["credits_charged"] == {JO: 50}
-    assert len(rows) == sum(sim.stats()["requests"].values()) == 3
+    # truncated submit, the failed search, the refused retry, the cached repeat
+    assert len(rows) == sum(sim.stats()["requests"].values()) == 4
 
 
 def _job_completes(sim: Any, source: str) -> bool:

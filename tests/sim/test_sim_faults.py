@@ -126,6 +126,39 @@ def test_delay_longer_than_the_client_timeout_times_out(calm_sim):
         client.get(f"/accounts/{JO}")
 
 
+def test_hold_answers_after_the_work_is_done(calm_sim):
+    """A held 201: the job exists (listed, readable) while its answer has not left."""
+    import threading
+    import time
+
+    calm_sim.inject("upscale", "hold", delay=0.5)
+    answers = []
+
+    def submit():
+        with api(calm_sim) as own:
+            body = {
+                "mediaGenerationId": calm_sim.sample_ids(JO)[0],
+                "async": True,
+                "replyRef": "r1",
+            }
+            answers.append(own.post("/videos/upscale", json=body))
+
+    sender = threading.Thread(target=submit)
+    sender.start()
+    while not calm_sim.jobs():
+        assert sender.is_alive(), "answered before its job was seen"
+        time.sleep(0.001)  # polling the simulator's state (it offers no event)
+    with api(calm_sim) as reader:
+        (job,) = calm_sim.jobs()
+        assert reader.get(f"/jobs/{job['jobid']}").json()["request"]["replyRef"] == "r1"
+        assert not answers  # the 201 is still held
+    sender.join()
+    assert answers[0].status_code == 201 and answers[0].json()["jobid"] == job["jobid"]
+    assert calm_sim.stats()["faults_injected"] == {"hold": 1}
+    with pytest.raises(ValueError, match="API route"):
+        calm_sim.inject("media", "hold")
+
+
 def test_job_fail_fails_the_next_job(calm_sim, client):
     calm_sim.inject("upscale", "job_fail")
     first = client.post(

@@ -48,7 +48,7 @@ def _run(cells: str, **env: str) -> list[str]:
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        timeout=90,
+        timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -98,8 +98,12 @@ def test_wait_with_nothing_under_way_returns_at_once_on_any_loop() -> None:
     lines = _run(
         """
         async def cells(form):
+            await form.settle()  # the account checks the form starts on its own
             print("idle:", form.wait().phase)
+            form.upscale_button.click()
+            await form.settle()
+            print("done:", form.wait().phase)
         """,
         FLOWUP_NO_NEST_ASYNCIO="1",
     )
-    assert lines == ["idle: idle"]
+    assert lines == ["idle: idle", "done: completed"]

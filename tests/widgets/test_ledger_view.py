@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +96,17 @@ def test_it_refreshes_as_new_records_arrive(sim: Any) -> None:
         with fu.FlowClient(sim.token, base_url=sim.base_url, ledger=other, **FAST) as second:
             second.upscale(sim.sample_ids(ULTRA)[1])
         await until(lambda: _counts(view)["jobs"] == 2)
-        # The open tab was redrawn; the others are drawn when opened.
-        assert "2" in text(view.pages["summary"].value)
+        # The open tab was redrawn (its jobs table lists both); the others when opened.
+        jobs = ledger.jobs()["job_id"].tolist()
+        assert len(jobs) == 2
+        await until(lambda: all(job in text(view.pages["summary"].value) for job in jobs))
         view.tabs.selected_index = TABS.index("raw")
         assert sum(1 for _ in ledger.frame().itertuples()) == len(ledger)
-        refreshes = view.refreshes
-        await asyncio.sleep(0.1)
-        assert view.refreshes == refreshes  # nothing new: no redraw
+        # Nothing new: the timer asks the ledger twice more, and nothing is redrawn.
+        await until(lambda: not view._busy)
+        refreshes, checks = view.refreshes, view.checks
+        await until(lambda: view.checks >= checks + 2 and not view._busy)
+        assert view.refreshes == refreshes
         view.close()
         await client.aclose()
 
@@ -135,41 +139,72 @@ def test_the_period_fits_the_history(seconds: int, freq: str) -> None:
 
 # -- a long history, a busy kernel, another kernel ----------------------------------------
 
-TICK = 0.01  # the ticker's period: its lateness is what a cell would wait
+# What reads or analyses the whole ledger: never to run on the kernel's loop.
+_HEAVY = (
+    "refresh",
+    "summary",
+    "frame",
+    "jobs",
+    "credits",
+    "latency",
+    "captcha",
+    "captcha_attempts",
+    "errors",
+    "reconcile",
+    "costs",
+    "plot_captcha",
+    "plot_costs",
+    "plot_credits",
+    "plot_errors",
+    "plot_latency",
+)
+
+
+class _WatchedLedger(fu.Ledger):
+    """A real ledger that notes each heavy read made on the loop's thread while watched."""
+
+    loop_thread: int | None = None
+    on_the_loop: list[str]
+
+
+def _watched(name: str) -> Any:
+    method = getattr(fu.Ledger, name)
+
+    def run(self: _WatchedLedger, *args: Any, **kwargs: Any) -> Any:
+        if self.loop_thread == threading.get_ident():
+            self.on_the_loop.append(name)
+        return method(self, *args, **kwargs)
+
+    return run
+
+
+for _name in _HEAVY:
+    setattr(_WatchedLedger, _name, _watched(_name))
 
 
 @pytest.mark.slow
 def test_a_long_history_does_not_stall_the_kernel(tmp_path: Path) -> None:
-    """100,000 earlier rows, the view open and refreshing, ten forms upscaling: the loop
-    stays responsive (a ticker on it is never late by 200 ms, at the median by < 50 ms),
-    the view shows its count at once and catches up with every new row."""
+    """100,000 earlier rows, the view open and refreshing, ten forms upscaling: no read or
+    analysis of the ledger runs on the kernel's loop (by construction, whatever the
+    machine's load: how late the loop then is, is bench/bench_ledger.py's figure), the
+    view shows its count at once and catches up with every new row."""
     import flowup_nb.sim as simulator
     from bench.bench_ledger import synthesize
 
     path = tmp_path / "long.sqlite"
     synthesize(path, 100_000)
-    ledger = fu.Ledger(path)
-    lateness: list[float] = []
+    ledger = _WatchedLedger(path)
+    ledger.on_the_loop = []
 
     async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()  # sim: the simulator started below, around this scenario
-
-        async def ticker() -> None:
-            while not stop.is_set():
-                start = loop.time()
-                await asyncio.sleep(TICK)
-                lateness.append(loop.time() - start - TICK)
-
         clients = [  # with the client's retries: a dropped connection is retried, as usual
             fu.AsyncFlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **fast_settings())
             for _ in range(10)
         ]
         forms = [fu.UpscaleForm(client, ledger=ledger) for client in clients]
-        # From here on the loop is measured: the view's first read of the long history,
-        # its refreshes, and the ten forms' upscales all happen while the ticker runs.
-        ticking = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
+        # From here on the loop is watched: the view's first read of the long history,
+        # its refreshes, and the ten forms' upscales.
+        ledger.loop_thread = threading.get_ident()
         view = LedgerView(ledger, refresh_interval=0.2)
         assert _counts(view)["exchanges"] == 100_000  # at once, before any analysis
         assert "analysing" in text(view.pages["summary"].value)
@@ -188,8 +223,7 @@ def test_a_long_history_does_not_stall_the_kernel(tmp_path: Path) -> None:
         await until(lambda: view.counts is not None and view.counts.exchanges == total)
         assert view.counts.completed >= 30
         assert "(all)" in text(view.pages["summary"].value)
-        stop.set()
-        await ticking
+        ledger.loop_thread = None
         view.close()
         for client in clients:
             await client.aclose()
@@ -200,10 +234,7 @@ def test_a_long_history_does_not_stall_the_kernel(tmp_path: Path) -> None:
     ) as sim:
         asyncio.run(scenario())
     ledger.close()
-    assert len(lateness) >= 100  # enough ticks to speak of a median and a worst case
-    worst = sorted(lateness)[-5:]
-    assert max(lateness) < 0.2, f"the loop stalled: worst lateness {worst}"
-    assert statistics.median(lateness) < 0.05, f"median lateness {statistics.median(lateness)}"
+    assert ledger.on_the_loop == []
 
 
 def test_another_process_on_the_same_server_ledger_shows_up(

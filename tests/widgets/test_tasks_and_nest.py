@@ -49,9 +49,9 @@ def test_a_failing_task_reports_its_exception_and_cancel_does_not() -> None:
         async def forever() -> None:
             await asyncio.sleep(3600)
 
-        keeper.spawn(fail())
+        failing = keeper.spawn(fail())
         keeper.spawn(forever())
-        await asyncio.sleep(0.01)
+        await asyncio.wait([failing])  # it has failed (and been reported) before the cancel
         keeper.cancel_all()
         await keeper.settle()
         return errors
