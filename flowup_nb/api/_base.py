@@ -156,8 +156,8 @@ class ClientCore:
             max_retries=max_retries,
             retry_backoff=retry_backoff,
             max_retry_wait=max_retry_wait,
+            upscale_timeout=upscale_timeout,
         )
-        policy.validate_wait_timeout(upscale_timeout)
         self.timeout = float(timeout)
         self.upscale_timeout = float(upscale_timeout)
         self.retry = policy.RetryPolicy(max_retries, float(retry_backoff), float(max_retry_wait))
@@ -376,8 +376,7 @@ class ClientCore:
         )
 
     def account_call(self, email: str) -> Call[Account]:
-        if not isinstance(email, str) or "@" not in email or any(c in email for c in "/?# "):
-            raise InputError(f"email must be an account's email address, got {email!r}")
+        email = policy.validate_email(email)
         return Call(
             "get_account",
             "GET",

@@ -110,6 +110,15 @@ class _ClientBase:
         """The ledger this client records to (None when it records to none)."""
         return self._ledger
 
+    def _ensure_open(self) -> None:
+        """A closed client refuses every call before any request (its connections are
+        gone; a download would otherwise open a pool that nothing closes)."""
+        if self._closed:
+            raise InputError(
+                f"this {type(self).__name__} is closed: create a new one (or use it in a "
+                "`with` block and call it inside)"
+            )
+
     def subscribe(self, observer: ExchangeObserver) -> Callable[[], None]:
         """Call ``observer(exchange)`` after every HTTP exchange; returns an unsubscribe."""
         return self._core.subscribe(observer)
@@ -283,6 +292,7 @@ class FlowClient(_ClientBase):
         """
         from flowup_nb.batch import upscale_many
 
+        self._ensure_open()
         return upscale_many(
             self,
             ids,
@@ -314,10 +324,15 @@ class FlowClient(_ClientBase):
         submitted again (origin "resubmitted")."""
         from flowup_nb.batch import resume
 
+        self._ensure_open()
         return resume(self, within=within, timeout=timeout, progress=progress)
 
     def download(self, result: Downloadable, path: str | os.PathLike[str]) -> Path:
-        """Save the result's video to ``path`` (streamed from its URL, or its rawBytes)."""
+        """Save the result's video to ``path`` (streamed from its URL, or its rawBytes).
+
+        A ``path`` ending in a separator names a folder, which must exist; the file in it
+        is named after the video and its resolution."""
+        self._ensure_open()
         if self._media_http is None:
             # No auth header on this client: the token never reaches the media host.
             self._media_http = httpx.Client(
@@ -385,6 +400,7 @@ class FlowClient(_ClientBase):
             return None  # that run failed: a new one may succeed
 
     def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
+        self._ensure_open()
         attempt = 0
         may_have_run = False
         while True:
@@ -577,6 +593,7 @@ class AsyncFlowClient(_ClientBase):
         """See :meth:`FlowClient.upscale_many`."""
         from flowup_nb.batch import upscale_many_async
 
+        self._ensure_open()
         return await upscale_many_async(
             self,
             ids,
@@ -603,10 +620,15 @@ class AsyncFlowClient(_ClientBase):
         """See :meth:`FlowClient.resume`."""
         from flowup_nb.batch import resume_async
 
+        self._ensure_open()
         return await resume_async(self, within=within, timeout=timeout, progress=progress)
 
     async def download(self, result: Downloadable, path: str | os.PathLike[str]) -> Path:
-        """Save the result's video to ``path`` (streamed from its URL, or its rawBytes)."""
+        """Save the result's video to ``path`` (streamed from its URL, or its rawBytes).
+
+        A ``path`` ending in a separator names a folder, which must exist; the file in it
+        is named after the video and its resolution."""
+        self._ensure_open()
         if self._media_http is None:
             # No auth header on this client: the token never reaches the media host.
             self._media_http = httpx.AsyncClient(
@@ -666,6 +688,7 @@ class AsyncFlowClient(_ClientBase):
             return None  # that run failed: a new one may succeed
 
     async def _send(self, call: Call[T], *, time_left: Callable[[], float] | None = None) -> T:
+        self._ensure_open()
         attempt = 0
         may_have_run = False
         while True:

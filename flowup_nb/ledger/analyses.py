@@ -8,7 +8,7 @@ they never modify their input. Durations are in milliseconds (``*_ms``) or secon
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -102,13 +102,18 @@ def jobs(frame: pd.DataFrame) -> pd.DataFrame:
     upscale = flag(operation.isin(("upscale", "submit_upscale")) | frame["resolution"].notna())
     generation = flag(operation == "generate_video")
     # As category codes: building categoricals from strings would cost more than the rest.
-    status = pd.Categorical.from_codes(np.where(done, 0, np.where(failed, 1, 2)), STATUSES)
-    kind = pd.Categorical.from_codes(np.where(upscale, 0, np.where(generation, 1, -1)), KINDS)
+    status = pd.Categorical.from_codes(
+        np.where(done, 0, np.where(failed, 1, 2)).astype(np.int64), categories=pd.Index(STATUSES)
+    )
+    kind = pd.Categorical.from_codes(
+        np.where(upscale, 0, np.where(generation, 1, -1)).astype(np.int64),
+        categories=pd.Index(KINDS),
+    )
 
     def category(name: str) -> pd.Categorical:
         # Rows of one job agree on these (fill_from_job); the largest code skips NA (-1).
-        codes = per_job(np.maximum, frame[name].cat.codes.to_numpy())
-        return pd.Categorical.from_codes(codes, dtype=frame[name].dtype)
+        codes = per_job(np.maximum, frame[name].cat.codes.to_numpy()).astype(np.int64)
+        return pd.Categorical.from_codes(codes, dtype=_categories_of(frame, name))
 
     captcha_ms = per_job(np.maximum, frame["captcha_ms"].fillna(-1).to_numpy(dtype="int64"))
     tz = frame["started_at"].dt.tz
@@ -153,12 +158,12 @@ def _empty_jobs(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "job_id": pd.array([], dtype="str"),
-            "account": pd.Categorical([], dtype=frame["account"].dtype),
+            "account": pd.Categorical([], dtype=_categories_of(frame, "account")),
             "user": frame["user"].iloc[:0].array,
             "host": frame["host"].iloc[:0].array,
             "kind": pd.Categorical([], categories=KINDS),
-            "resolution": pd.Categorical([], dtype=frame["resolution"].dtype),
-            "mode": pd.Categorical([], dtype=frame["mode"].dtype),
+            "resolution": pd.Categorical([], dtype=_categories_of(frame, "resolution")),
+            "mode": pd.Categorical([], dtype=_categories_of(frame, "mode")),
             "status": pd.Categorical([], categories=STATUSES),
             "cached": np.array([], dtype=bool),
             "submitted_at": empty_times,
@@ -295,7 +300,11 @@ def summary(
     ]
 
 
-def _job_stats(grouped: DataFrameGroupBy) -> pd.DataFrame:
+def _categories_of(frame: pd.DataFrame, name: str) -> pd.CategoricalDtype:
+    return cast(pd.CategoricalDtype, frame[name].dtype)
+
+
+def _job_stats(grouped: DataFrameGroupBy[Any, Any]) -> pd.DataFrame:
     stats = grouped.agg(
         jobs=("completed", "size"),
         jobs_completed=("completed", "sum"),
@@ -419,7 +428,7 @@ def _balance_per_period(frame: pd.DataFrame, period: pd.Series, *, by_account: b
     wide = wide.reindex(periods).ffill()
     wide.index.name = "period"
     if by_account:
-        long = wide.stack(future_stack=True)
+        long = cast("pd.Series[Any]", wide.stack(future_stack=True))
         long.index.names = ["period", "account"]
         return long.astype("Int64")
     return wide.sum(axis=1, min_count=1).astype("Int64")
@@ -503,8 +512,8 @@ def captcha(attempts: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd
     # Keys and the jobs' ids are factorized together (Arrow strings, no Python objects),
     # so the job durations map onto attempts through integer codes.
     key = attempts["job_id"].fillna(attempts["call_id"])
-    has_jobs = job_table is not None and len(job_table) > 0
-    together = pd.concat([key, job_table["job_id"]], ignore_index=True) if has_jobs else key
+    jobs = job_table if job_table is not None and len(job_table) > 0 else None
+    together = pd.concat([key, jobs["job_id"]], ignore_index=True) if jobs is not None else key
     codes, _ = pd.factorize(together)
     key_codes = codes[: len(key)]
     position = attempts["idx"].fillna(0).to_numpy(dtype="int64")
@@ -512,10 +521,10 @@ def captcha(attempts: pd.DataFrame, job_table: pd.DataFrame | None = None) -> pd
     first = ~pd.Series(identity).duplicated().to_numpy()
 
     elapsed = attempts["wall_ms"].to_numpy(dtype="float64")
-    if has_jobs:
+    if jobs is not None:
         # Async jobs report their attempts on a short poll: use the job's whole duration.
         whole = np.full(int(codes.max()) + 1, np.nan)
-        whole[codes[len(key) :]] = job_table["duration_ms"].to_numpy(dtype="float64")
+        whole[codes[len(key) :]] = jobs["duration_ms"].to_numpy(dtype="float64")
         elapsed = np.where(np.isnan(whole[key_codes]), elapsed, whole[key_codes])
     service = attempts["service"].array
     data = pd.DataFrame(

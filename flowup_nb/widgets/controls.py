@@ -183,3 +183,38 @@ _CAPTCHA_HELP = {
         "(shown as UserProvided).</span>"
     ),
 }
+
+
+def classed(widget: Any, name: str) -> Any:
+    """``widget`` with the CSS class ``flowup-<name>``: the stylesheet and the browser
+    tests find the form's parts by it."""
+    widget.add_class(f"flowup-{name}")
+    return widget
+
+
+def button(description: str, icon: str, name: str, on_click: Any, **traits: Any) -> Any:
+    """A classed button that calls ``on_click(button)`` when pressed."""
+    made = classed(w.Button(description=description, icon=icon, **traits), name)
+    made.on_click(on_click)
+    return made
+
+
+def mode_picker(mode: str) -> Any:
+    """Sync (one request that returns with the video) or async (a job, then polls)."""
+    picker = w.ToggleButtons(
+        options=[("wait (sync)", "sync"), ("job (async)", "async")],
+        value=mode,
+        tooltips=[
+            "one request that returns when the video is ready",
+            "returns a job at once, then polls GET /jobs until it completes",
+        ],
+    )
+    picker.style.button_width = "100px"
+    return picker
+
+
+def close_tree(widget: Any) -> None:
+    """Close a widget and everything inside it (ipywidgets closes only the one)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()

@@ -18,6 +18,7 @@ import ipywidgets as w
 from flowup_nb.api import policy
 from flowup_nb.api.errors import InputError
 from flowup_nb.api.models import UpscaleResult
+from flowup_nb.widgets import views
 from flowup_nb.widgets.advice import ErrorView
 from flowup_nb.widgets.controller import (
     MODES,
@@ -26,20 +27,16 @@ from flowup_nb.widgets.controller import (
     UpscaleRequest,
     video_file_name,
 )
-from flowup_nb.widgets.controls import CaptchaPicker, ResolutionPicker
+from flowup_nb.widgets.controls import (
+    CaptchaPicker,
+    ResolutionPicker,
+    button,
+    classed,
+    close_tree,
+    mode_picker,
+)
 from flowup_nb.widgets.player import LinkCheck, download_link_html
 from flowup_nb.widgets.status import FormState, format_elapsed
-from flowup_nb.widgets.views import (
-    FORM_CSS,
-    account_html,
-    badge_html,
-    error_html,
-    job_html,
-    link_text,
-    result_html,
-    saved_html,
-    status_html,
-)
 
 __all__ = ["UpscaleForm", "UpscaleRequest"]
 
@@ -100,59 +97,71 @@ class UpscaleForm(w.VBox):
     # -- the widgets ----------------------------------------------------------------------
 
     def _build(self, resolution: str, mode: str) -> None:
-        self.header = w.HTML(
-            FORM_CSS
-            + '<span class="flowup-title">Upscale a video</span>'
-            + badge_html(
-                simulator=self.controller.simulated,
-                base_url=str(getattr(self.client, "base_url", "")),
-            )
+        # Every part carries a CSS class: the browser tests and the stylesheet find it so.
+        self.header = classed(
+            w.HTML(
+                views.FORM_CSS
+                + '<span class="flowup-title">Upscale a video</span>'
+                + views.badge_html(
+                    simulator=self.controller.simulated,
+                    base_url=str(getattr(self.client, "base_url", "")),
+                )
+            ),
+            "header",
         )
-        self.source = w.Combobox(
-            placeholder="paste a mediaGenerationId (user:...-email:...-video:...) or a job id "
-            "(j...), or pick one",
-            ensure_option=False,
-            description="video id",
-            layout=w.Layout(width="100%"),
-            style={"description_width": "70px"},
+        self.source = classed(
+            w.Combobox(
+                placeholder="paste a mediaGenerationId (user:...-email:...-video:...) or a "
+                "job id (j...), or pick one",
+                ensure_option=False,
+                description="video id",
+                layout=w.Layout(width="100%"),
+                style={"description_width": "70px"},
+            ),
+            "source",
         )
         # Beside the chosen video: its account, tier, balance and health.
-        self.account_note = w.HTML(layout=w.Layout(margin="0 0 0 74px"))
+        self.account_note = classed(w.HTML(layout=w.Layout(margin="0 0 0 74px")), "account")
         # A job id in the id box: what the job offers (its result plays here).
-        self.job_view = w.HTML()
+        self.job_view = classed(w.HTML(), "job")
         self.resolution = ResolutionPicker(resolution)
-        self.mode = w.ToggleButtons(
-            options=[("wait (sync)", "sync"), ("job (async)", "async")],
-            value=mode,
-            tooltips=[
-                "one request that returns when the video is ready",
-                "returns a job at once, then polls GET /jobs until it completes",
-            ],
-        )
-        self.mode.style.button_width = "100px"
+        self.mode = classed(mode_picker(mode), "mode")
         self.captcha = CaptchaPicker()
-        self.captcha_box = w.Accordion(children=[self.captcha], titles=("Captcha options",))
+        self.captcha_box = classed(
+            w.Accordion(children=[self.captcha], titles=("Captcha options",)), "captcha-box"
+        )
         self.captcha_box.selected_index = None
-        self.upscale_button = w.Button(
-            description="Upscale", button_style="primary", icon="arrow-up"
+        controller = self.controller
+        self.upscale_button = button(
+            "Upscale", "arrow-up", "upscale", self._on_upscale, button_style="primary"
         )
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
-        self.resume_button = w.Button(
-            description="Resume", icon="play", tooltip="wait for the job again"
+        self.cancel_button = button(
+            "Cancel", "stop", "cancel", lambda _: controller.cancel(), disabled=True
         )
-        self.status = w.HTML()
-        self.error = w.HTML()
-        self.result_view = w.HTML()
-        self.save_button = w.Button(description="Save video", icon="download")
-        self.check_button = w.Button(description="Check link", icon="link")
-        self.refetch_button = w.Button(
-            description="Fetch again (free)",
-            icon="refresh",
+        self.resume_button = button(
+            "Resume",
+            "play",
+            "resume",
+            lambda _: controller.resume(),
+            tooltip="wait for the job again",
+        )
+        self.status = classed(w.HTML(), "status")
+        self.error = classed(w.HTML(), "error")
+        self.result_view = classed(w.HTML(), "result-view")
+        self.save_button = button("Save video", "download", "save", lambda _: controller.save())
+        self.check_button = button(
+            "Check link", "link", "check-link", lambda _: controller.check_link()
+        )
+        self.refetch_button = button(
+            "Fetch again (free)",
+            "refresh",
+            "refetch",
+            lambda _: controller.refetch(),
             button_style="warning",
             tooltip="upscale the same video again: the server caches it, no credits",
         )
-        self.download_link = w.HTML()
-        self.actions_note = w.HTML()
+        self.download_link = classed(w.HTML(), "download")
+        self.actions_note = classed(w.HTML(), "actions-note")
         self.actions = w.HBox(
             [
                 self.save_button,
@@ -163,33 +172,6 @@ class UpscaleForm(w.VBox):
             ],
             layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
-        for widget, name in (
-            (self.header, "flowup-header"),
-            (self.source, "flowup-source"),
-            (self.account_note, "flowup-account"),
-            (self.job_view, "flowup-job"),
-            (self.mode, "flowup-mode"),
-            (self.captcha_box, "flowup-captcha-box"),
-            (self.upscale_button, "flowup-upscale"),
-            (self.cancel_button, "flowup-cancel"),
-            (self.resume_button, "flowup-resume"),
-            (self.status, "flowup-status"),
-            (self.error, "flowup-error"),
-            (self.result_view, "flowup-result-view"),
-            (self.save_button, "flowup-save"),
-            (self.check_button, "flowup-check-link"),
-            (self.refetch_button, "flowup-refetch"),
-            (self.download_link, "flowup-download"),
-            (self.actions_note, "flowup-actions-note"),
-        ):
-            widget.add_class(name)
-        controller = self.controller
-        self.upscale_button.on_click(self._on_upscale)
-        self.cancel_button.on_click(lambda _button: controller.cancel())
-        self.resume_button.on_click(lambda _button: controller.resume())
-        self.save_button.on_click(lambda _button: controller.save())
-        self.check_button.on_click(lambda _button: controller.check_link())
-        self.refetch_button.on_click(lambda _button: controller.refetch())
         self.source.observe(self._on_source_changed, names="value")
         self._card = w.VBox(
             [
@@ -253,15 +235,9 @@ class UpscaleForm(w.VBox):
         await self.controller.settle()
 
     def wait(self) -> FormState:
-        """Block until the form's work is done and return its state: for scripted use,
-        e.g. ``form.upscale_button.click(); form.wait()`` in one notebook cell.
-
-        Inside a kernel this runs the kernel's own loop re-entrantly (nest_asyncio,
-        applied on first use), so the form's tasks make progress while the cell waits.
-        A loop that cannot be re-entered (uvloop, FLOWUP_NO_NEST_ASYNCIO) raises
-        LoopNotReentrantError at once: write ``await form.settle()`` in the cell instead.
-        From another thread it waits for the tasks on the kernel's loop.
-        """
+        """Block until the form's work is done; its state. In a kernel the loop is
+        re-entered (nest_asyncio); one that cannot be (uvloop, FLOWUP_NO_NEST_ASYNCIO)
+        raises LoopNotReentrantError at once: ``await form.settle()`` in the cell then."""
         from flowup_nb.runloop import run_sync
 
         if not self.controller.settled:
@@ -291,10 +267,8 @@ class UpscaleForm(w.VBox):
                     closer()
         card = getattr(self, "_card", None)
         if card is not None:
-            _close_tree(card)
+            close_tree(card)
         super().close()
-
-    # -- forwarding -----------------------------------------------------------------------
 
     def _fill_sources(self, source_id: str | None) -> None:
         ids = self.controller.known_ids()
@@ -340,15 +314,17 @@ class UpscaleForm(w.VBox):
         self.upscale_button.disabled = busy or not refused.allowed
         self.upscale_button.tooltip = refused.reason
         self.upscale_button.description = "Upscaling…" if busy else "Upscale"
-        self.account_note.value = account_html(controller.account_text, refused)
-        self.job_view.value = job_html(controller.job_note, controller.job_offer)
+        self.account_note.value = views.account_html(controller.account_text, refused)
+        self.job_view.value = views.job_html(controller.job_note, controller.job_offer)
         self.cancel_button.disabled = not busy
         self.resume_button.layout.display = None if controller.resumable else "none"
         self.resolution.set_four_k(controller.verdict)
         now = time.monotonic()
-        self.status.value = status_html(state, now)
-        self.error.value = error_html(state.error) if isinstance(state.error, ErrorView) else ""
-        self.actions_note.value = saved_html(
+        self.status.value = views.status_html(state, now)
+        self.error.value = (
+            views.error_html(state.error) if isinstance(state.error, ErrorView) else ""
+        )
+        self.actions_note.value = views.saved_html(
             saving=controller.saving, path=controller.saved_path, size=controller.saved_size
         )
         result = state.result
@@ -357,20 +333,14 @@ class UpscaleForm(w.VBox):
             self.actions.layout.display = "none"
             return
         elapsed = state.elapsed(now)
-        self.result_view.value = result_html(
+        self.result_view.value = views.result_html(
             result,
             credits=controller.credits_for(result),
             elapsed=format_elapsed(elapsed) if elapsed is not None else None,
-            link_status=link_text(result, controller.link, checking=controller.check_links),
+            link_status=views.link_text(result, controller.link, checking=controller.check_links),
         )
         self.actions.layout.display = None
         expired = controller.link is not None and not controller.link.ok
         self.refetch_button.layout.display = None if expired else "none"
         self.check_button.layout.display = None if result.video_url else "none"
         self.download_link.value = download_link_html(result, video_file_name(result))
-
-
-def _close_tree(widget: w.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()

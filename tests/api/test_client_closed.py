@@ -15,12 +15,6 @@ from client_support import ULTRA, total_requests
 import flowup_nb as fu
 from flowup_nb.api.policy import validate_email
 
-_CLOSED_FIX = (
-    "api/client.py and api/_base.py: a closed client raises InputError('this client is "
-    "closed: create a new one ...') before any request, in every method (download included)"
-)
-_EMAIL_FIX = "api/_base.py account_call: validate the email with policy.validate_email"
-
 
 def _calls(sim: Any, tmp_path: Path) -> dict[str, Callable[[Any, Any, Any], Any]]:
     return {
@@ -41,7 +35,6 @@ def _video() -> Path:
     return ASSETS_DIR / "upscaled_1080p.mp4"
 
 
-@pytest.mark.xfail(strict=True, reason=_CLOSED_FIX)
 def test_every_call_on_a_closed_client_is_refused_by_name(
     sim: Any, client: Any, tmp_path: Path
 ) -> None:
@@ -97,7 +90,6 @@ def test_account_emails_are_returned_as_given() -> None:
     assert validate_email("o'brien+tag@example.co.uk") == "o'brien+tag@example.co.uk"
 
 
-@pytest.mark.xfail(strict=True, reason=_EMAIL_FIX)
 def test_get_account_refuses_bad_emails_before_any_request(sim: Any, client: Any) -> None:
     escaped: dict[str, str] = {}
     for email, words in BAD_EMAILS:

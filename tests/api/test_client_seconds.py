@@ -20,9 +20,7 @@ SECONDS_SETTINGS = ["timeout", "upscale_timeout", "retry_backoff", "max_retry_wa
 @pytest.mark.parametrize("value", NOT_FINITE, ids=repr)
 @pytest.mark.parametrize("name", SECONDS_SETTINGS)
 def test_client_seconds_must_be_finite(sim: Any, make_client: Any, name: str, value: float) -> None:
-    # (upscale_timeout's refusal says "timeout" until the client names it: test below)
-    words = "timeout" if name == "upscale_timeout" else name
-    with pytest.raises(fu.InputError, match=words) as refused:
+    with pytest.raises(fu.InputError, match=name) as refused:
         make_client(sim.token, base_url=sim.base_url, **{name: value})
     assert "seconds" in str(refused.value)
     if not math.isnan(value) and value > 0:
@@ -30,11 +28,6 @@ def test_client_seconds_must_be_finite(sim: Any, make_client: Any, name: str, va
     assert total_requests(sim) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/_base.py validates upscale_timeout as 'timeout': it should pass it to "
-    "policy.validate_client_settings(upscale_timeout=...)",
-)
 def test_the_refusal_names_upscale_timeout(sim: Any, make_client: Any) -> None:
     with pytest.raises(fu.InputError, match="upscale_timeout"):
         make_client(sim.token, base_url=sim.base_url, upscale_timeout=math.inf)
@@ -55,6 +48,14 @@ def test_wait_timeout_must_be_finite(sim: Any, client: Any, value: float) -> Non
     with pytest.raises(fu.InputError, match="timeout"):
         client.wait(job, timeout=value)
     assert total_requests(sim) == sent
+
+
+@pytest.mark.parametrize("value", NOT_FINITE, ids=repr)
+@pytest.mark.parametrize("name", ["timeout", "max_pause"])
+def test_batch_seconds_must_be_finite(sim: Any, client: Any, name: str, value: float) -> None:
+    with pytest.raises(fu.InputError, match=name):
+        client.upscale_many([sim.sample_ids(ULTRA)[0]], progress=False, **{name: value})
+    assert total_requests(sim) == 0
 
 
 def test_the_longest_accepted_settings_work(sim: Any, make_client: Any) -> None:
