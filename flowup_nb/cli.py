@@ -16,10 +16,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from flowup_nb.ledger import Ledger
+
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+T = TypeVar("T")
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -118,21 +122,41 @@ def _ledger_path(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ledger_summary(args: argparse.Namespace) -> int:
+def _on_ledger(
+    args: argparse.Namespace,
+    action: str,
+    read: Callable[[Ledger], T],
+    errors: tuple[type[Exception], ...],
+) -> tuple[Path, int, T] | int:
+    """``read`` on the existing ledger, with its path and row count; or the exit code after
+    saying why not (1: no ledger yet, 2: ``read`` raised one of ``errors``)."""
     path = _existing_ledger(args)
     if path is None:
         return 1
-    import pandas as pd
-
     from flowup_nb.ledger import Ledger
 
     with Ledger(path) as ledger:
         rows = len(ledger)
         try:
-            table = ledger.summary(since=args.since, until=args.until)
-        except ValueError as exc:  # a --since/--until it cannot read: its message says why
-            print(f"flowup-nb ledger summary: {exc}", file=sys.stderr)
+            value = read(ledger)
+        except errors as exc:  # its message says why
+            print(f"flowup-nb ledger {action}: {exc}", file=sys.stderr)
             return 2
+    return path, rows, value
+
+
+def _ledger_summary(args: argparse.Namespace) -> int:
+    opened = _on_ledger(
+        args,
+        "summary",
+        lambda ledger: ledger.summary(since=args.since, until=args.until),
+        (ValueError,),  # a --since/--until it cannot read
+    )
+    if isinstance(opened, int):
+        return opened
+    path, rows, table = opened
+    import pandas as pd
+
     print(f"{path}: {rows} exchange{'' if rows == 1 else 's'} in all")
     # Accounts as columns: the sixteen measures read down the page, not across it.
     with pd.option_context("display.width", 200, "display.max_columns", 50):
@@ -141,18 +165,15 @@ def _ledger_summary(args: argparse.Namespace) -> int:
 
 
 def _ledger_export(args: argparse.Namespace) -> int:
-    path = _existing_ledger(args)
-    if path is None:
-        return 1
-    from flowup_nb.ledger import Ledger
-
-    with Ledger(path) as ledger:
-        rows = len(ledger)
-        try:
-            written = ledger.export(args.file, include_urls=args.include_urls)
-        except (ValueError, ImportError, OSError) as exc:  # file type, pyarrow, permissions
-            print(f"flowup-nb ledger export: {exc}", file=sys.stderr)
-            return 2
+    opened = _on_ledger(
+        args,
+        "export",
+        lambda ledger: ledger.export(args.file, include_urls=args.include_urls),
+        (ValueError, ImportError, OSError),  # file type, pyarrow, permissions
+    )
+    if isinstance(opened, int):
+        return opened
+    _, rows, written = opened
     print(f"wrote {rows} exchange{'' if rows == 1 else 's'} to {written}")
     return 0
 

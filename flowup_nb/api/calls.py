@@ -14,7 +14,7 @@ import concurrent.futures
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -93,7 +93,11 @@ class UpscaleCalls(Protocol):
 
 
 class _Shared:
-    """The properties both adapters read from the client they wrap."""
+    """What both adapters share: the client's properties, and the calls passed through
+    as they are (each adapter says how a call is awaited: ``_call``)."""
+
+    # Whether cancelling the awaiting task cancels the request (set by each adapter).
+    cancels_requests: bool
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -119,35 +123,34 @@ class _Shared:
     def tags(self) -> tuple[str, ...]:
         return tuple(getattr(self.client, "tags", ()))
 
-
-class _Awaited(_Shared):
-    """An async client: its coroutines are awaited as they are."""
-
-    # Cancelling the awaiting task cancels the request, which records itself.
-    cancels_requests = True
+    async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method(*args, **kwargs)`` of the client, awaited however the client runs it."""
+        raise NotImplementedError
 
     async def submit_upscale(self, source_id: str, resolution: str, **options: Any) -> Job:
-        job: Job = await self.client.submit_upscale(source_id, resolution, **options)
+        job: Job = await self._call(self.client.submit_upscale, source_id, resolution, **options)
         return job
 
     async def upscale(self, source_id: str, resolution: str, **options: Any) -> UpscaleResult:
-        result: UpscaleResult = await self.client.upscale(source_id, resolution, **options)
+        result: UpscaleResult = await self._call(
+            self.client.upscale, source_id, resolution, **options
+        )
         return result
 
     async def get_job(self, job_id: str) -> Job:
-        job: Job = await self.client.get_job(job_id)
+        job: Job = await self._call(self.client.get_job, job_id)
         return job
 
     async def get_account(self, email: str) -> Account:
-        account: Account = await self.client.get_account(email)
+        account: Account = await self._call(self.client.get_account, email)
         return account
 
     async def load_stats(self, options: str = "summary") -> JobStats:
-        stats: JobStats = await self.client.load_stats(options)
+        stats: JobStats = await self._call(self.client.load_stats, options)
         return stats
 
     async def download(self, result: Any, path: str | os.PathLike[str]) -> Path:
-        saved: Path = await self.client.download(result, path)
+        saved: Path = await self._call(self.client.download, result, path)
         return saved
 
     async def wait(
@@ -158,10 +161,33 @@ class _Awaited(_Shared):
         on_update: OnUpdate | None = None,
         webhook: DeliveryWaiter | None = None,
     ) -> WaitResult:
-        result: WaitResult = await self.client.wait(
-            job, timeout=timeout, on_update=on_update, webhook=webhook
+        if self.cancels_requests:
+            result: WaitResult = await self.client.wait(
+                job, timeout=timeout, on_update=on_update, webhook=webhook
+            )
+            return result
+        # Driven here rather than by the client's own wait() in a thread: cancelling the
+        # awaiting task then stops the polls at once instead of leaving a thread polling.
+        wait = prepare_wait(
+            job, timeout=timeout, plan=self.poll_plan, on_update=on_update, webhook=webhook
         )
-        return result
+        listen = None if webhook is None else functools.partial(webhook.wait_async, wait.job_id)
+        return await drive_async(
+            wait.steps,
+            get_job=functools.partial(self.get_job, wait.job_id),
+            on_update=on_update,
+            listen=listen,
+        )
+
+
+class _Awaited(_Shared):
+    """An async client: its coroutines are awaited as they are."""
+
+    # Cancelling the awaiting task cancels the request, which records itself.
+    cancels_requests = True
+
+    async def _call(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        return await method(*args, **kwargs)
 
     def close(self) -> None:
         return None
@@ -177,45 +203,6 @@ class _Threaded(_Shared):
         super().__init__(client)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="flowup-calls"
-        )
-
-    async def submit_upscale(self, source_id: str, resolution: str, **options: Any) -> Job:
-        return await self._call(self.client.submit_upscale, source_id, resolution, **options)
-
-    async def upscale(self, source_id: str, resolution: str, **options: Any) -> UpscaleResult:
-        return await self._call(self.client.upscale, source_id, resolution, **options)
-
-    async def get_job(self, job_id: str) -> Job:
-        return await self._call(self.client.get_job, job_id)
-
-    async def get_account(self, email: str) -> Account:
-        return await self._call(self.client.get_account, email)
-
-    async def load_stats(self, options: str = "summary") -> JobStats:
-        return await self._call(self.client.load_stats, options)
-
-    async def download(self, result: Any, path: str | os.PathLike[str]) -> Path:
-        return await self._call(self.client.download, result, path)
-
-    async def wait(
-        self,
-        job: Job | str,
-        *,
-        timeout: float,
-        on_update: OnUpdate | None = None,
-        webhook: DeliveryWaiter | None = None,
-    ) -> WaitResult:
-        # Driven here rather than by the client's own blocking wait(): cancelling the
-        # awaiting task then stops the polls at once instead of leaving a thread polling.
-        wait = prepare_wait(
-            job, timeout=timeout, plan=self.poll_plan, on_update=on_update, webhook=webhook
-        )
-        listen = None if webhook is None else functools.partial(webhook.wait_async, wait.job_id)
-        return await drive_async(
-            wait.steps,
-            get_job=functools.partial(self.get_job, wait.job_id),
-            on_update=on_update,
-            listen=listen,
         )
 
     async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypedDict, Unpack
 
 from flowup_nb.api import policy
 from flowup_nb.api.errors import (
@@ -36,6 +36,7 @@ from flowup_nb.api.models import Account, Captcha, GenerationResult, Job, Upscal
 from flowup_nb.api.parsing import parse_captcha
 
 __all__ = [
+    "CallSpan",
     "CaptchaAttemptRecord",
     "Exchange",
     "ExchangeObserver",
@@ -157,22 +158,29 @@ def observer_of(ledger: object) -> ExchangeObserver:
 # -- the constructors ----------------------------------------------------------------
 
 
+class CallSpan(TypedDict):
+    """Which API call an exchange was, when, and which attempt: what every call row
+    (answered or interrupted) says of itself, passed by keyword."""
+
+    operation: str
+    method: str
+    endpoint: str
+    started_at: float
+    finished_at: float
+    attempt: int
+    mode: str | None
+
+
 def call_exchange(
     *,
     session_id: str,
     tags: Sequence[str],
-    operation: str,
-    method: str,
-    endpoint: str,
-    started_at: float,
-    finished_at: float,
-    attempt: int,
-    mode: str | None,
     http_status: int | None,
     context: Mapping[str, Any],
     value: Any = None,
     error: FlowError | None = None,
     will_retry: bool = False,
+    **call: Unpack[CallSpan],
 ) -> Exchange:
     """One API call's exchange: what was asked (``context``), then what came back."""
     fields = _known(context)
@@ -182,17 +190,11 @@ def call_exchange(
     return _make(
         session_id,
         tags,
-        operation=operation,
-        method=method,
-        endpoint=endpoint,
-        started_at=started_at,
-        finished_at=finished_at,
-        attempt=attempt,
-        mode=mode,
         http_status=http_status,
         will_retry=will_retry,
         error=error,
         fields=fields,
+        **call,
     )
 
 
@@ -298,18 +300,12 @@ def interrupted_exchange(
     *,
     session_id: str,
     tags: Sequence[str],
-    operation: str,
-    method: str,
-    endpoint: str,
-    started_at: float,
-    finished_at: float,
-    attempt: int,
-    mode: str | None,
     context: Mapping[str, Any],
     interruption: BaseException,
     in_flight: bool,
     note: str,
     http_status: int | None = None,
+    **call: Unpack[CallSpan],
 ) -> Exchange:
     """A call that ``interruption`` ended before its answer was read (``in_flight``), or
     between two attempts: outcome ``"cancelled"`` for an asyncio cancellation, else
@@ -322,20 +318,7 @@ def interrupted_exchange(
         error_reason=IN_FLIGHT if in_flight else NOT_RESENT,
         error_message=note,
     )
-    return Exchange(
-        call_id=new_call_id(),
-        session_id=session_id,
-        tags=tuple(tags),
-        operation=operation,
-        method=method,
-        endpoint=endpoint,
-        started_at=started_at,
-        finished_at=finished_at,
-        attempt=attempt,
-        mode=mode,
-        http_status=http_status,
-        **fields,
-    )
+    return _make(session_id, tags, http_status=http_status, fields=fields, **call)
 
 
 def _make(

@@ -47,6 +47,26 @@ class _FileRows:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
 
+class _NoRows:
+    """A ledger not written yet (no file, or no table): every question has no rows."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return []
+
+
+def _rows_in(conn: _Rows, sql: str, values: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql`` for ``values``, a chunk at a time: ``{marks}`` in ``sql`` stands
+    for the chunk's placeholders."""
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        yield from conn.query(sql.format(marks=", ".join("?" * len(chunk))), chunk)
+
+
+def _firsts(conn: _Rows, sql: str, since_ms: int) -> set[Any]:
+    """The first column of ``sql``'s rows, its one parameter ``since_ms``."""
+    return {row[0] for row in conn.query(sql, (since_ms,))}
+
+
 @dataclass(frozen=True, slots=True)
 class DoneUpscale:
     """The latest completed upscale of one (source video, resolution)."""
@@ -89,7 +109,7 @@ class OpenIntent:
 
 
 @contextlib.contextmanager
-def _reading(source: str | os.PathLike[str] | Ledger) -> Iterator[_Rows | None]:
+def _reading(source: str | os.PathLike[str] | Ledger) -> Iterator[_Rows]:
     from flowup_nb.ledger.location import SqliteLocation, resolve_location
     from flowup_nb.ledger.store import Ledger, open_ledger_at
 
@@ -103,14 +123,14 @@ def _reading(source: str | os.PathLike[str] | Ledger) -> Iterator[_Rows | None]:
         return
     path = location.path
     if not Path(path).is_file():
-        yield None
+        yield _NoRows()
         return
     conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
     try:
         present = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='exchanges'"
         ).fetchone()
-        yield _FileRows(conn) if present else None
+        yield _FileRows(conn) if present else _NoRows()
     finally:
         conn.close()
 
@@ -123,30 +143,27 @@ def done_upscales(
     found: dict[tuple[str, str], DoneUpscale] = {}
     sources = sorted({source for source, _ in wanted})
     with _reading(path) as conn:
-        if conn is None:
-            return found
-        for start in range(0, len(sources), _CHUNK):
-            chunk = sources[start : start + _CHUNK]
-            rows = conn.query(
-                "SELECT source_id, resolution, job_id, result_id, video_url, cached, finished_at "
-                "FROM exchanges WHERE outcome = 'ok' AND result_id IS NOT NULL "
-                "AND (operation = 'upscale' OR (operation IN ('get_job', 'webhook') "
-                "AND job_status = 'completed')) "
-                f"AND source_id IN ({', '.join('?' * len(chunk))}) ORDER BY finished_at",
-                chunk,
-            )
-            for source, resolution, job_id, result_id, url, cached, finished_ms in rows:
-                key = (source, resolution)
-                if key in wanted:
-                    found[key] = DoneUpscale(
-                        source,
-                        resolution,
-                        job_id,
-                        result_id,
-                        url,
-                        None if cached is None else bool(cached),
-                        finished_ms / 1000.0,
-                    )
+        rows = _rows_in(
+            conn,
+            "SELECT source_id, resolution, job_id, result_id, video_url, cached, finished_at "
+            "FROM exchanges WHERE outcome = 'ok' AND result_id IS NOT NULL "
+            "AND (operation = 'upscale' OR (operation IN ('get_job', 'webhook') "
+            "AND job_status = 'completed')) AND source_id IN ({marks}) ORDER BY finished_at",
+            sources,
+        )
+        # Chunks come in order of their sources, rows in each by finish: the latest wins.
+        for source, resolution, job_id, result_id, url, cached, finished_ms in rows:
+            key = (source, resolution)
+            if key in wanted:
+                found[key] = DoneUpscale(
+                    source,
+                    resolution,
+                    job_id,
+                    result_id,
+                    url,
+                    None if cached is None else bool(cached),
+                    finished_ms / 1000.0,
+                )
     return found
 
 
@@ -160,8 +177,6 @@ def open_upscales(path: str | os.PathLike[str] | Ledger, *, since: float) -> lis
     """
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
-        if conn is None:
-            return []
         submitted = conn.query(
             "SELECT job_id, source_id, resolution, account, reply_ref, finished_at "
             "FROM exchanges WHERE started_at >= ? AND job_id IS NOT NULL "
@@ -172,15 +187,13 @@ def open_upscales(path: str | os.PathLike[str] | Ledger, *, since: float) -> lis
         )
         if not submitted:
             return []
-        ended = {
-            row[0]
-            for row in conn.query(
-                "SELECT DISTINCT job_id FROM exchanges WHERE started_at >= ? "
-                "AND job_id IS NOT NULL AND (job_status IN ('completed', 'failed') "
-                "OR (operation = 'get_job' AND http_status IN (404, 410)))",
-                (since_ms,),
-            )
-        }
+        ended = _firsts(
+            conn,
+            "SELECT DISTINCT job_id FROM exchanges WHERE started_at >= ? "
+            "AND job_id IS NOT NULL AND (job_status IN ('completed', 'failed') "
+            "OR (operation = 'get_job' AND http_status IN (404, 410)))",
+            since_ms,
+        )
     jobs: dict[str, OpenUpscale] = {}
     for job_id, source, resolution, account, reply_ref, finished_ms in submitted:
         if job_id not in ended and job_id not in jobs:
@@ -206,8 +219,6 @@ def open_intents(path: str | os.PathLike[str] | Ledger, *, since: float) -> list
     """
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
-        if conn is None:
-            return []
         written = conn.query(
             "SELECT reply_ref, source_id, resolution, account, started_at FROM exchanges "
             # A submit interrupted before its 201 was read is an intent too.
@@ -217,15 +228,13 @@ def open_intents(path: str | os.PathLike[str] | Ledger, *, since: float) -> list
         )
         if not written:
             return []
-        settled = {
-            row[0]
-            for row in conn.query(
-                "SELECT DISTINCT reply_ref FROM exchanges WHERE started_at >= ? "
-                "AND reply_ref IS NOT NULL AND operation != 'intent' AND (job_id IS NOT NULL "
-                "OR (operation = 'submit_upscale' AND outcome = 'error' AND will_retry = 0))",
-                (since_ms,),
-            )
-        }
+        settled = _firsts(
+            conn,
+            "SELECT DISTINCT reply_ref FROM exchanges WHERE started_at >= ? "
+            "AND reply_ref IS NOT NULL AND operation != 'intent' AND (job_id IS NOT NULL "
+            "OR (operation = 'submit_upscale' AND outcome = 'error' AND will_retry = 0))",
+            since_ms,
+        )
         answered = {
             (source, resolution): latest_ms
             for source, resolution, latest_ms in conn.query(
@@ -252,16 +261,10 @@ def known_job_ids(path: str | os.PathLike[str] | Ledger, job_ids: Iterable[str])
     if not wanted:
         return known
     with _reading(path) as conn:
-        if conn is None:
-            return known
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            rows = conn.query(
-                "SELECT DISTINCT job_id FROM exchanges "
-                f"WHERE job_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            known.update(row[0] for row in rows)
+        rows = _rows_in(
+            conn, "SELECT DISTINCT job_id FROM exchanges WHERE job_id IN ({marks})", wanted
+        )
+        known.update(row[0] for row in rows)
     return known
 
 
@@ -285,8 +288,6 @@ def interrupted_upscales(
     video and resolution."""
     since_ms = round(since * 1000.0)
     with _reading(path) as conn:
-        if conn is None:
-            return []
         rows = conn.query(
             "SELECT source_id, resolution, account, started_at FROM exchanges "
             f"WHERE operation = 'upscale' AND {_ENDED_BY_CALLER} AND started_at >= ? "

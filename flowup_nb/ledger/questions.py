@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from flowup_nb.ledger.frame import TimeBound
     from flowup_nb.ledger.reading import Filters, Names
 
-__all__ = ["LedgerQuestions", "check_tz"]
+__all__ = ["LedgerQuestions", "check_tz", "checked_filters"]
 
 
 def check_tz(tz: str | None) -> None:
@@ -36,9 +36,11 @@ def check_tz(tz: str | None) -> None:
         ) from None
 
 
-def _filters(
+def checked_filters(
     since: TimeBound, until: TimeBound, accounts: Names, users: Names, tz: str | None = None
 ) -> Filters:
+    """The filters of a question, after checking that ``tz`` names a time zone."""
+    check_tz(tz)
     from flowup_nb.ledger.reading import Filters
 
     return Filters.of(since, until, accounts, users, tz=tz)
@@ -65,7 +67,7 @@ class LedgerQuestions:
         users: Names = None,
     ) -> pd.DataFrame:
         """One row per job: kind, resolution, status, end-to-end duration, polls, cost."""
-        return self._analysis_jobs(_filters(since, until, accounts, users)).copy(deep=False)
+        return self._analysis_jobs(checked_filters(since, until, accounts, users)).copy(deep=False)
 
     def summary(
         self,
@@ -80,7 +82,7 @@ class LedgerQuestions:
         rate, credits, p50/p95, balance and burn rate (per account)."""
         from flowup_nb.ledger import analyses
 
-        filters = _filters(since, until, accounts, users)
+        filters = checked_filters(since, until, accounts, users)
         return analyses.summary(
             self._analysis_frame(filters), job_table=self._analysis_jobs(filters), by=by
         )
@@ -100,8 +102,7 @@ class LedgerQuestions:
         ``by="user"`` says who spent them."""
         from flowup_nb.ledger import analyses
 
-        check_tz(tz)
-        frame = self._analysis_frame(_filters(since, until, accounts, users, tz))
+        frame = self._analysis_frame(checked_filters(since, until, accounts, users, tz))
         return analyses.credits(frame, by=by, freq=freq, tz=tz)
 
     def latency(
@@ -118,7 +119,7 @@ class LedgerQuestions:
         """p50/p90/p95/p99 durations with the sample size, of calls or of whole jobs."""
         from flowup_nb.ledger import analyses
 
-        filters = _filters(since, until, accounts, users)
+        filters = checked_filters(since, until, accounts, users)
         job_table = self._analysis_jobs(filters) if level == "job" else None
         return analyses.latency(
             self._analysis_frame(filters),
@@ -133,7 +134,7 @@ class LedgerQuestions:
         from flowup_nb.ledger import analyses
 
         return analyses.captcha(
-            self.captcha_attempts(), self._analysis_jobs(_filters(None, None, None, None))
+            self.captcha_attempts(), self._analysis_jobs(checked_filters(None, None, None, None))
         )
 
     def errors(
@@ -150,8 +151,7 @@ class LedgerQuestions:
         """Errors counted by type (or any columns), optionally per ``freq`` period."""
         from flowup_nb.ledger import analyses
 
-        check_tz(tz)
-        frame = self._analysis_frame(_filters(since, until, accounts, users, tz))
+        frame = self._analysis_frame(checked_filters(since, until, accounts, users, tz))
         return analyses.errors(frame, by=by, freq=freq, tz=tz)
 
     def reconcile(
@@ -166,7 +166,7 @@ class LedgerQuestions:
         from flowup_nb.ledger import analyses
 
         check_tz(tz)
-        frame = self._analysis_frame(_filters(None, None, accounts, None))
+        frame = self._analysis_frame(checked_filters(None, None, accounts, None))
         return analyses.reconcile(frame, by=by, freq=freq, tz=tz)
 
     def costs(
@@ -186,8 +186,7 @@ class LedgerQuestions:
         ``prices`` (a ``fu.Prices`` you fill from your plan)."""
         from flowup_nb.ledger import costs
 
-        check_tz(tz)
-        frame = self._analysis_frame(_filters(since, until, accounts, users, tz))
+        frame = self._analysis_frame(checked_filters(since, until, accounts, users, tz))
         return costs.costs(frame, self.captcha_attempts(), prices, by=by, freq=freq, tz=tz)
 
     # -- plots ------------------------------------------------------------------------
@@ -221,7 +220,7 @@ class LedgerQuestions:
         """Distribution of durations by ``by`` (jobs end to end by default)."""
         from flowup_nb.ledger import plots
 
-        frame = self._analysis_frame(_filters(None, None, None, None))
+        frame = self._analysis_frame(checked_filters(None, None, None, None))
         return plots.plot_latency(frame, by=by, level=level, ax=ax)
 
     def plot_captcha(self) -> Figure:

@@ -33,7 +33,7 @@ from flowup_nb.ledger.location import (
     SqliteLocation,
     resolve_location,
 )
-from flowup_nb.ledger.questions import LedgerQuestions, check_tz
+from flowup_nb.ledger.questions import LedgerQuestions, checked_filters
 from flowup_nb.ledger.rows import exchange_rows
 from flowup_nb.ledger.writing import RecordWriter
 
@@ -225,10 +225,7 @@ class Ledger(LedgerQuestions):
         only the rows added since, so asking again is cheap; the frame returned is yours
         to change.
         """
-        check_tz(tz)
-        from flowup_nb.ledger.reading import Filters
-
-        filters = Filters.of(since, until, accounts, users, tz=tz)
+        filters = checked_filters(since, until, accounts, users, tz)
         if filters.everything:
             # Copy-on-write (pandas >= 3): a shallow copy cannot change the kept frame.
             frame = self._whole().frame(refresh=self._reading_new()).copy(deep=False)
@@ -272,10 +269,9 @@ class Ledger(LedgerQuestions):
         users: Names = None,
     ) -> pd.DataFrame:
         """Every captcha attempt the server reported, with its exchange's context."""
-        from flowup_nb.ledger.reading import Filters, read_attempts
+        from flowup_nb.ledger.reading import read_attempts
 
-        check_tz(tz)
-        filters = Filters.of(since, until, accounts, users, tz=tz)
+        filters = checked_filters(since, until, accounts, users, tz)
         return read_attempts(self._open_backend(), filters, tz=tz)
 
     def recent_video_ids(self, days: float = 30, limit: int = 40) -> list[str]:
