@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot
 import pandas as pd
 import pytest
 
@@ -145,5 +146,6 @@ def test_period_labels_are_distinct_at_every_span(start: str, freq: str, periods
         labels = _tick_labels(ax)
         assert len(labels) == len(set(labels)) >= min(periods, 5), labels
         assert "(" in ax.get_ylabel() and ax.get_xlabel()
+        matplotlib.pyplot.close(ax.figure)
     assert f"{periods} captcha attempts paid" in plot_costs(costs).get_title()
     assert "1 captcha attempt paid, 1 failed one" in plot_costs(costs.iloc[:1]).get_title()
