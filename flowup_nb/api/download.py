@@ -256,6 +256,14 @@ class RangeTransfer:
         self.offset += len(chunk)
         self._write_behind.wrote(self.offset)
 
+    def settle(self) -> int:
+        """The bytes really handed to the file. An interrupt can land between a chunk's
+        write and its count, and the ``.part`` kept for a later download must be told
+        truly, so the file's own position is the answer."""
+        if not self._file.closed:
+            self.offset = self._file.tell()
+        return self.offset
+
     def shortfall(self) -> FlowError | None:
         """Why a body that ended without a transport error is not a whole video, if it is not."""
         if self.offset == 0:
@@ -450,7 +458,7 @@ def _interrupted(
         attempt=attempt,
         http_status=status,
         video_url=transfer.url,
-        bytes_received=max(transfer.offset - before, 0),
+        bytes_received=max(transfer.settle() - before, 0),
         context=context,
         kept=str(transfer.part) if _interruption(exc) else None,
     )

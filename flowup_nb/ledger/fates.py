@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flowup_nb.api.prices import UPSCALE_PRICES
 from flowup_nb.ledger.accounting import completing_rows
@@ -95,8 +97,10 @@ def fates(frame: pd.DataFrame) -> Fates:
     )
     if submitted.any():
         # Most submitted jobs were seen finishing: only the others are looked at closely.
+        candidates = np.flatnonzero(submitted)
         ended_jobs = frame["job_id"][frame["job_status"].isin(_ENDED).to_numpy()]
-        submitted &= ~frame["job_id"].isin(set(ended_jobs)).to_numpy()
+        seen_ending = _isin(frame["job_id"].iloc[candidates], ended_jobs)
+        submitted[candidates[seen_ending]] = False
     open_rows = np.flatnonzero(interrupted | submitted)
     if len(open_rows):
         _upscales(frame, open_rows, unknown, inferred)
@@ -110,52 +114,73 @@ def fates(frame: pd.DataFrame) -> Fates:
 def _upscales(
     frame: pd.DataFrame, rows: np.ndarray, unknown: np.ndarray, inferred: np.ndarray
 ) -> None:
-    # Only the rows about the open calls' videos: few, whatever the ledger's size.
-    sources = set(frame["source_id"].iloc[rows])
-    about = np.flatnonzero(frame["source_id"].isin(sources).to_numpy())
-    part = frame.iloc[about]
-    source = part["source_id"].astype("object").to_numpy()
-    resolution = part["resolution"].astype("object").to_numpy()
-    started = part["started_at"].to_numpy(dtype="datetime64[ns]")
-    finished = part["finished_at"].to_numpy(dtype="datetime64[ns]")
-    done = completing_rows(frame)[about]
-    cached = part["cached"].to_numpy(dtype=bool, na_value=False)
-    failed = (part["job_status"] == "failed").to_numpy(dtype=bool, na_value=False)
-    ended_jobs = set(part["job_id"][part["job_status"].isin(_ENDED).to_numpy()])
-    job_id = part["job_id"].astype("object").to_numpy()
-    reply_ref = part["reply_ref"].astype("object").to_numpy()
-    failed_refs = {ref for ref in reply_ref[failed] if isinstance(ref, str)}
-    completions: dict[tuple[str, str], list[tuple[np.datetime64, bool, int]]] = {}
-    failures: dict[tuple[str, str], list[np.datetime64]] = {}
-    for k in np.flatnonzero(done | failed):
-        key = (source[k], resolution[k])
-        if done[k]:
-            completions.setdefault(key, []).append((finished[k], bool(cached[k]), int(about[k])))
-        else:
-            failures.setdefault(key, []).append(finished[k])
-    position = {int(row): i for i, row in enumerate(about)}
-    charged: set[tuple[str, str]] = set()
-    for row in sorted((int(r) for r in rows), key=lambda r: started[position[r]]):
-        i = position[row]
-        key = (source[i], resolution[i])
-        if isinstance(job_id[i], str) and job_id[i] in ended_jobs:
-            continue  # its own job was seen ending
-        seen = sorted(completions.get(key, ()))
-        if not seen:
-            if isinstance(reply_ref[i], str) and reply_ref[i] in failed_refs:
-                continue
-            ref_less = not isinstance(reply_ref[i], str) and not isinstance(job_id[i], str)
-            if ref_less and any(at >= started[i] for at in failures.get(key, ())):
-                continue
-            unknown[row] = True
-            continue
-        if key in charged or any(not is_cached for _, is_cached, _ in seen):
-            continue  # a run of it carries the price, or the price was inferred already
-        if seen[0][0] >= started[i]:
-            # Only cached answers, all after the open call: its job was the run.
-            inferred[seen[0][2]] += UPSCALE_PRICES[key[1]]
-            charged.add(key)
-        # Else a cached answer came before it: the server had the video, the call was free.
+    # Only the rows about the open calls' videos, and only vectorised steps: a ledger
+    # may hold many rows of few videos, and many open calls.
+    done_all = completing_rows(frame)
+    failed_all = (frame["job_status"] == "failed").to_numpy(dtype=bool, na_value=False)
+    telling = np.flatnonzero(done_all | failed_all)
+    sources = frame["source_id"].iloc[rows]
+    about = telling[_isin(frame["source_id"].iloc[telling], sources)]
+    needed = ["source_id", "resolution", "finished_at", "cached", "job_status", "job_id"]
+    part = frame[[*needed, "reply_ref"]].iloc[about]
+    keys = ["source", "resolution"]
+    facts = pd.DataFrame(
+        {
+            "source": part["source_id"].astype("object").to_numpy(),
+            "resolution": part["resolution"].astype("object").to_numpy(),
+            "at": part["finished_at"].to_numpy(dtype="datetime64[ns]"),
+            "row": about,
+            "run": ~part["cached"].to_numpy(dtype=bool, na_value=False),
+        }
+    )
+    done = facts[done_all[about]]
+    completed = done.sort_values("at", kind="stable").groupby(keys, sort=False)
+    per_key = completed.agg(first_at=("at", "first"), first_row=("row", "first"))
+    per_key["ran"] = completed["run"].any()
+    failed_mask = (part["job_status"] == "failed").to_numpy(dtype=bool, na_value=False)
+    last_failure = facts[failed_mask].groupby(keys)["at"].max().rename("failed_at")
+    failed_refs = part["reply_ref"][failed_mask].dropna()
+    ended_jobs = part["job_id"][part["job_status"].isin(_ENDED).to_numpy()].dropna()
+
+    calls = pd.DataFrame(
+        {
+            "source": frame["source_id"].iloc[rows].astype("object").to_numpy(),
+            "resolution": frame["resolution"].iloc[rows].astype("object").to_numpy(),
+            "started": frame["started_at"].iloc[rows].to_numpy(dtype="datetime64[ns]"),
+            "job_id": frame["job_id"].iloc[rows].astype("object").to_numpy(),
+            "reply_ref": frame["reply_ref"].iloc[rows].astype("object").to_numpy(),
+            "row": rows,
+        }
+    )
+    calls = calls.join(per_key, on=keys).join(last_failure, on=keys)
+    own_job_ended = _isin(frame["job_id"].iloc[rows], ended_jobs)
+    completed_once = calls["first_at"].notna()  # the service caches it: free from then on
+    its_job_failed = _isin(frame["reply_ref"].iloc[rows], failed_refs)
+    ref_less = calls["reply_ref"].isna() & calls["job_id"].isna()
+    failed_after = ref_less & (calls["failed_at"] >= calls["started"])
+    settled = own_job_ended | completed_once | its_job_failed | failed_after
+    unknown[calls["row"][~settled].to_numpy()] = True
+    # Only cached answers, the first after an open call: that call's job was the run.
+    proven = calls[
+        completed_once & ~calls["ran"].astype(bool) & (calls["first_at"] >= calls["started"])
+    ]
+    for (_, resolution), first_row in (
+        proven.drop_duplicates(keys).set_index(keys)["first_row"].items()
+    ):
+        inferred[int(first_row)] += UPSCALE_PRICES[resolution]
+
+
+def _isin(values: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """``values.isin(wanted)`` as a bool array, hashed by Arrow for Arrow strings: pandas
+    converts each wanted value to a Python object first, which costs more than the rest of
+    reconcile() on a large ledger."""
+    try:
+        haystack = pa.array(values.array)
+        needles = pa.array(wanted.array).cast(haystack.type)
+    except (TypeError, pa.ArrowException):
+        return values.isin(wanted).to_numpy(dtype=bool, na_value=False)
+    found = pc.fill_null(pc.is_in(haystack, value_set=needles), False)
+    return np.asarray(found, dtype=bool)
 
 
 def _generations(frame: pd.DataFrame, rows: np.ndarray, unknown: np.ndarray) -> None:
