@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from flowup_nb.api.errors import InputError, ResponseFormatError
 from flowup_nb.api.exchange import ExchangeObserver, LedgerLike, observer_of, webhook_exchange
 from flowup_nb.api.models import Job
-from flowup_nb.api.parsing import parse_job
+from flowup_nb.api.parsing import job_id_of, parse_job
 from flowup_nb.api.policy import validate_tags
 
 __all__ = ["Rejection", "WebhookReceiver"]
@@ -308,7 +308,7 @@ class WebhookReceiver:
     def _accept(self, payload: Any, client: str, received_at: float) -> tuple[int, str]:
         if not isinstance(payload, dict):
             return self._reject(400, "the body is not a job record", None, client)
-        job_id = payload.get("jobid") or payload.get("jobId")
+        job_id = job_id_of(payload)  # the parser's rule, so both name the same job
         request = payload.get("request")
         presented = request.get("replyRef") if isinstance(request, dict) else None
         if not isinstance(job_id, str) or not job_id:

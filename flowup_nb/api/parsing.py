@@ -37,6 +37,7 @@ from flowup_nb.api.times import parse_iso_datetime
 
 __all__ = [
     "decode_json",
+    "job_id_of",
     "parse_account",
     "parse_captcha",
     "parse_generation_result",
@@ -122,7 +123,7 @@ def parse_upscale_result(
         )
     first = next((m for m in media if m.video_url or m.raw_bytes), media[0] if media else None)
     return UpscaleResult(
-        job_id=_job_id(obj) or job_id,
+        job_id=job_id_of(obj) or job_id,
         media=tuple(media),
         video_url=video_url,
         thumbnail_url=next((m.thumbnail_url for m in media if m.thumbnail_url), None),
@@ -150,7 +151,7 @@ def parse_generation_result(
             snippet=_snippet(body),
         )
     return GenerationResult(
-        job_id=_job_id(obj) or job_id,
+        job_id=job_id_of(obj) or job_id,
         media=tuple(media),
         media_generation_id=media[0].media_generation_id,
         remaining_credits=_int(obj.get("remainingCredits")),
@@ -162,7 +163,7 @@ def parse_generation_result(
 @_only_format_errors("the job record")
 def parse_job(body: Any, *, status_code: int | None = 200) -> Job:
     obj = _require_object(body, status_code, "a job record")
-    job_id = _job_id(obj)
+    job_id = job_id_of(obj)
     status = _str(obj.get("status"))
     if not job_id or not status:
         missing = "jobid" if not job_id else "status"
@@ -476,7 +477,8 @@ def _require_object(body: Any, status_code: int | None, what: str) -> dict[str, 
     return body
 
 
-def _job_id(obj: dict[str, Any]) -> str | None:
+def job_id_of(obj: dict[str, Any]) -> str | None:
+    """A record's job id, whichever casing it uses (``jobId`` wins when both are there)."""
     return _str(obj.get("jobId")) or _str(obj.get("jobid"))
 
 

@@ -164,10 +164,9 @@ def _upscales(
     proven = calls[
         completed_once & ~calls["ran"].astype(bool) & (calls["first_at"] >= calls["started"])
     ]
-    for (_, resolution), first_row in (
-        proven.drop_duplicates(keys).set_index(keys)["first_row"].items()
-    ):
-        inferred[int(first_row)] += UPSCALE_PRICES[resolution]
+    first = proven.drop_duplicates(keys)
+    for resolution, first_row in zip(first["resolution"], first["first_row"], strict=True):
+        inferred[int(first_row)] += UPSCALE_PRICES[str(resolution)]
 
 
 def _isin(values: pd.Series, wanted: pd.Series) -> np.ndarray:

@@ -287,6 +287,8 @@ def test_a_delivery_with_the_right_reference_and_any_content_never_breaks_the_re
     reply = receiver.reply_for()
     # A fresh job id each time: a job already bound to another reference is (rightly) 403.
     record["jobid"] = f"{uuid.uuid4().hex}-{record['jobid']}"
+    if "jobId" in record:  # the casing the parser prefers: it must be fresh too
+        record["jobId"] = record["jobid"]
     request = record.get("request")
     record["request"] = {
         **(request if isinstance(request, dict) else {}),

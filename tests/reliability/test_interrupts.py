@@ -148,6 +148,36 @@ def test_ctrl_c_during_a_4k_upscale_leaves_its_row_and_resume_adopts_the_job(
     assert sim.stats()["credits_charged"] == {JO: FOUR_K}
 
 
+def test_asking_the_interrupted_upscale_again_settles_it_from_the_cache(
+    sim: Any, tmp_path: Path
+) -> None:
+    """The other way to settle it: once the job has run, the same upscale again is a
+    free cached answer, which proves the interrupted call's job ran and was charged."""
+    source = sim.new_video_id(JO)
+    with (
+        fu.Ledger(tmp_path / "l.sqlite") as ledger,
+        fu.FlowClient(sim.token, base_url=sim.base_url, ledger=ledger, **SETTINGS) as client,
+    ):
+        client.get_account(JO)
+        with (
+            sigint_when(lambda: bool(_jobs_of(sim, source))),
+            pytest.raises(KeyboardInterrupt),
+        ):
+            client.upscale(source, "4K")
+
+        def ask_again_once_it_ran() -> Any:
+            while _jobs_of(sim, source)[0]["status"] != "completed":
+                threading.Event().wait(0.01)
+            return client.upscale(source, "4K")
+
+        again = _assert_unknown_then_settled(ledger, sim, ask_again_once_it_ran)
+        assert again.cached
+        # The cached answer carries the price the interrupted call's job was charged.
+        assert ledger.reconcile().loc[JO, "expected"] == FOUR_K
+    assert sim.executions() == {(source, "4K"): 1}
+    assert sim.stats()["credits_charged"] == {JO: FOUR_K}
+
+
 class _Boom(Exception):
     """A bug in a hook or a parser: any exception ends the call like an interrupt."""
 
