@@ -243,18 +243,7 @@ class ClientCore:
         def parse_result(data: Any, status: int) -> UpscaleResult:
             return parse_upscale_result(data, status_code=status, requested_resolution=wanted)
 
-        return Call(
-            "upscale",
-            "POST",
-            "/videos/upscale",
-            "/videos/upscale",
-            parse_result,
-            idempotent=True,  # the server caches upscales: sending again is free
-            body=body,
-            long_running=True,
-            mode="sync",
-            context=context,
-        )
+        return _upscale_post("upscale", parse_result, body, context, mode="sync")
 
     def submit_call(
         self,
@@ -283,17 +272,7 @@ class ClientCore:
         def parse_job_answer(data: Any, status: int) -> Job:
             return parse_submitted(data, status_code=status, requested_resolution=wanted)
 
-        return Call(
-            "submit_upscale",
-            "POST",
-            "/videos/upscale",
-            "/videos/upscale",
-            parse_job_answer,
-            idempotent=True,
-            body=body,
-            mode="async",
-            context=context,
-        )
+        return _upscale_post("submit_upscale", parse_job_answer, body, context, mode="async")
 
     def _upscale_request(
         self,
@@ -774,6 +753,30 @@ class ClientCore:
 def new_reply_ref() -> str:
     """A fresh replyRef: a job's own name, echoed in its record and its webhooks."""
     return f"flowup-{uuid.uuid4().hex}"
+
+
+def _upscale_post(
+    operation: str,
+    parse: Callable[[Any, int], T],
+    body: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    mode: str,
+) -> Call[T]:
+    """``POST /videos/upscale``. Idempotent: the server caches upscales, so sending one
+    again is free. A sync one is long-running (the server may hold it 10 minutes)."""
+    return Call(
+        operation,
+        "POST",
+        "/videos/upscale",
+        "/videos/upscale",
+        parse,
+        idempotent=True,
+        body=body,
+        long_running=mode == "sync",
+        mode=mode,
+        context=context,
+    )
 
 
 def _camel(name: str) -> str:
