@@ -27,14 +27,18 @@ TOKEN = "03AFcWeA-user-provided-token"  # a solved captcha: no provider solve to
 COLD = 3  # jobs before the plan has learnt anything (its minimum sample)
 
 
-def _wait_one(sim: Any, client: Any) -> tuple[int, float]:
-    """(polls, delay as a share of the job's time) of one submitted-then-waited job."""
+def wait_on_sim_clock(
+    sim: Any, client: Any, owner: str, *, timeout: float = 3600
+) -> tuple[int, float, float]:
+    """Submit one upscale for ``owner`` and wait for it with the simulator's clock moved
+    by each Sleep step instead of slept: (polls, the job's time, how late its end was
+    seen), all on the simulator's clock. Shared with tests/api/test_wait_engine.py."""
     from flowup_nb.api.waiting import Poll, Sleep, job_duration, wait_steps
 
-    job = client.submit_upscale(sim.new_video_id(EMAIL), captcha_token=TOKEN)
+    job = client.submit_upscale(sim.new_video_id(owner), captcha_token=TOKEN)
     clock = [0.0]
     steps = wait_steps(
-        job.job_id, timeout=3600, plan=client.poll_plan, initial=job, clock=lambda: clock[0]
+        job.job_id, timeout=timeout, plan=client.poll_plan, initial=job, clock=lambda: clock[0]
     )
     polls, reply = 0, None
     try:
@@ -52,7 +56,13 @@ def _wait_one(sim: Any, client: Any) -> tuple[int, float]:
     record = client.get_job(job.job_id)
     took = job_duration(record.created, record.updated)
     assert took is not None
-    return polls, (clock[0] - took) / took
+    return polls, took, clock[0] - took
+
+
+def _wait_one(sim: Any, client: Any) -> tuple[int, float]:
+    """(polls, delay as a share of the job's time) of one submitted-then-waited job."""
+    polls, took, lag = wait_on_sim_clock(sim, client, EMAIL)
+    return polls, lag / took
 
 
 def _one_spread(spread: int, jobs: int, seed: int) -> dict[str, Any]:

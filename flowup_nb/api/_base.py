@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
@@ -97,6 +97,7 @@ class Secret:
 
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,12 +239,7 @@ class ClientCore:
         body, context = self._upscale_request(
             media_generation_id, resolution, captcha_retry, captcha_order, captcha_token
         )
-        wanted = body["resolution"]
-
-        def parse_result(data: Any, status: int) -> UpscaleResult:
-            return parse_upscale_result(data, status_code=status, requested_resolution=wanted)
-
-        return _upscale_post("upscale", parse_result, body, context, mode="sync")
+        return _upscale_post("upscale", parse_upscale_result, body, context, mode="sync")
 
     def submit_call(
         self,
@@ -267,12 +263,7 @@ class ClientCore:
             # replyRef): the client looks for it before resending, resume() after a crash.
             body["replyRef"] = new_reply_ref()
         context["reply_ref"] = body.get("replyRef")
-        wanted = body["resolution"]
-
-        def parse_job_answer(data: Any, status: int) -> Job:
-            return parse_submitted(data, status_code=status, requested_resolution=wanted)
-
-        return _upscale_post("submit_upscale", parse_job_answer, body, context, mode="async")
+        return _upscale_post("submit_upscale", parse_submitted, body, context, mode="async")
 
     def _upscale_request(
         self,
@@ -448,7 +439,7 @@ class ClientCore:
         )
         answer_lost = _fate_unknown(error)
         may_have_run = earlier_may_have_run or answer_lost
-        if not decision.retry and call.operation == "generate_video" and _fate_unknown(error):
+        if not decision.retry and call.operation == "generate_video" and answer_lost:
             _add_note(error, _FATE_UNKNOWN_NOTE)
         elif not decision.retry and earlier_may_have_run and call.operation in _UPSCALES:
             _add_note(error, _UPSCALE_MAY_HAVE_RUN_NOTE)
@@ -755,16 +746,26 @@ def new_reply_ref() -> str:
     return f"flowup-{uuid.uuid4().hex}"
 
 
+class _UpscaleParser(Protocol[T_co]):
+    def __call__(self, body: Any, *, status_code: int, requested_resolution: str) -> T_co: ...
+
+
 def _upscale_post(
     operation: str,
-    parse: Callable[[Any, int], T],
+    parser: _UpscaleParser[T],
     body: dict[str, Any],
     context: dict[str, Any],
     *,
     mode: str,
 ) -> Call[T]:
-    """``POST /videos/upscale``. Idempotent: the server caches upscales, so sending one
-    again is free. A sync one is long-running (the server may hold it 10 minutes)."""
+    """``POST /videos/upscale``, its answer read by ``parser`` against the resolution asked.
+    Idempotent: the server caches upscales, so sending one again is free. A sync one is
+    long-running (the server may hold it 10 minutes)."""
+    wanted: str = body["resolution"]
+
+    def parse(data: Any, status: int) -> T:
+        return parser(data, status_code=status, requested_resolution=wanted)
+
     return Call(
         operation,
         "POST",

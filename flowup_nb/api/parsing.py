@@ -109,7 +109,7 @@ def parse_upscale_result(
     requested_resolution: str | None = None,
 ) -> UpscaleResult:
     obj = _require_object(body, status_code, "an upscale result")
-    media = _media_list(obj)
+    media = _media_list(obj, status_code)
     raw_bytes = _raw_bytes(obj.get("rawBytes"), status_code) or next(
         (m.raw_bytes for m in media if m.raw_bytes), None
     )
@@ -143,10 +143,11 @@ def parse_generation_result(
     body: Any, *, status_code: int | None = 200, job_id: str | None = None
 ) -> GenerationResult:
     obj = _require_object(body, status_code, "a generation result")
-    media = [m for m in _media_list(obj) if m.media_generation_id]
+    media = [m for m in _media_list(obj, status_code) if m.media_generation_id]
     if not media:
         raise ResponseFormatError(
-            _media_failure(_media_list(obj), obj) or "the answer has no media with an id",
+            _media_failure(_media_list(obj, status_code), obj)
+            or "the answer has no media with an id",
             status_code=status_code,
             snippet=_snippet(body),
         )
@@ -345,14 +346,18 @@ def parse_captcha(value: Any) -> Captcha | None:
 # -- shapes ---------------------------------------------------------------------------
 
 
-def _media_list(obj: dict[str, Any]) -> list[Media]:
+def _media_list(obj: dict[str, Any], status_code: int | None) -> list[Media]:
     """``media[]`` items first (current shape), then legacy ``operations[]`` items."""
-    items = [_from_media_item(item) for item in _list(obj.get("media")) if isinstance(item, dict)]
+    items = [
+        _from_media_item(item, status_code)
+        for item in _list(obj.get("media"))
+        if isinstance(item, dict)
+    ]
     known = {m.media_generation_id for m in items if m.media_generation_id}
     for item in _list(obj.get("operations")):
         if not isinstance(item, dict):
             continue
-        legacy = _from_operation_item(item)
+        legacy = _from_operation_item(item, status_code)
         # Both shapes describe the same videos; a legacy item adds only what media[] lacks
         # (e.g. rawBytes in Google's shape, or a fifeUrl when media[] has no URL).
         if legacy.media_generation_id in known and legacy.media_generation_id is not None:
@@ -365,7 +370,7 @@ def _media_list(obj: dict[str, Any]) -> list[Media]:
     return items
 
 
-def _from_media_item(item: dict[str, Any]) -> Media:
+def _from_media_item(item: dict[str, Any], status_code: int | None) -> Media:
     video = _dict(item.get("video"))
     generated = _dict(video.get("generatedVideo"))
     upsample = _dict(generated.get("upsampleMetadata"))
@@ -380,12 +385,12 @@ def _from_media_item(item: dict[str, Any]) -> Media:
         aspect_ratio=_str(generated.get("aspectRatio")),
         resolution=_resolution(upsample.get("videoUpsampleResolution")) or _resolution(model),
         status=_str(status.get("mediaGenerationStatus")),
-        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), None),
+        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), status_code),
         raw=item,
     )
 
 
-def _from_operation_item(item: dict[str, Any]) -> Media:
+def _from_operation_item(item: dict[str, Any], status_code: int | None) -> Media:
     operation = _dict(item.get("operation"))
     metadata = _dict(operation.get("metadata"))
     video = _dict(metadata.get("video"))
@@ -400,7 +405,7 @@ def _from_operation_item(item: dict[str, Any]) -> Media:
         aspect_ratio=_str(video.get("aspectRatio")),
         resolution=_resolution(video.get("upsampleResolution")) or _resolution(model),
         status=_str(item.get("status")),
-        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), None),
+        raw_bytes=_raw_bytes(item.get("rawBytes") or video.get("rawBytes"), status_code),
         raw=item,
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowup_nb.api.calls import UpscaleCalls, awaitable
@@ -33,7 +33,7 @@ from flowup_nb.batch.items import BatchItem, make_items
 from flowup_nb.batch.options import BatchOptions
 from flowup_nb.batch.orphans import adopt_orphans, attach_intents, creation_grace
 from flowup_nb.batch.table import COLUMNS, to_frame
-from flowup_nb.ledger.job_history import InterruptedUpscale, open_intents
+from flowup_nb.ledger.job_history import open_intents
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,9 +96,11 @@ async def upscale_many_async(
     if skip_done and path is not None:
         apply_history(items, path)
         intents = open_intents(path, since=time.time() - RESUME_WINDOW)
-        await _adopt(client, calls, attach_intents(items, intents), path)
+        grace = creation_grace(calls.poll_plan)
+        orphans = attach_intents(items, intents)
+        await _releasing_on_error(client, calls, adopt_orphans(calls, orphans, path, grace=grace))
         pairs = interrupted_items(path, RESUME_WINDOW, items, add=False)
-        await _adopt_interrupted(client, calls, pairs, path)
+        await _releasing_on_error(client, calls, adopt_interrupted(calls, pairs, path, grace=grace))
     return await _run(client, calls, items, options, resume_only=False, description="upscale")
 
 
@@ -128,9 +130,11 @@ async def resume_async(
     options = BatchOptions(timeout=timeout, progress=progress, retries=0)
     items = unfinished_items(path, within)
     orphans, intents = intent_items(path, within, besides=items)
-    await _adopt(client, calls, attach_intents(orphans, intents), path)
+    grace = creation_grace(calls.poll_plan)
+    adopting = attach_intents(orphans, intents)
+    await _releasing_on_error(client, calls, adopt_orphans(calls, adopting, path, grace=grace))
     pairs = interrupted_items(path, within, items + orphans, add=True)
-    await _adopt_interrupted(client, calls, pairs, path)
+    await _releasing_on_error(client, calls, adopt_interrupted(calls, pairs, path, grace=grace))
     known = {id(item) for item in items + orphans}
     interrupted = [item for item, _ in pairs if id(item) not in known]
     return await _run(
@@ -181,28 +185,10 @@ async def _run(
     return to_frame(items)
 
 
-async def _adopt(
-    client: object, calls: UpscaleCalls, items: list[BatchItem], path: os.PathLike[str] | str
-) -> None:
-    if not items:
-        return
+async def _releasing_on_error(client: object, calls: UpscaleCalls, step: Awaitable[None]) -> None:
+    # Before _run takes over the adapter, a failed step must release it itself.
     try:
-        await adopt_orphans(calls, items, path, grace=creation_grace(calls.poll_plan))
-    except BaseException:
-        _release(client, calls)
-        raise
-
-
-async def _adopt_interrupted(
-    client: object,
-    calls: UpscaleCalls,
-    pairs: list[tuple[BatchItem, InterruptedUpscale]],
-    path: os.PathLike[str] | str,
-) -> None:
-    if not pairs:
-        return
-    try:
-        await adopt_interrupted(calls, pairs, path, grace=creation_grace(calls.poll_plan))
+        await step
     except BaseException:
         _release(client, calls)
         raise

@@ -139,31 +139,35 @@ def done_upscales(
     path: str | os.PathLike[str] | Ledger, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], DoneUpscale]:
     """For each (source id, resolution) in ``keys`` upscaled before, its latest result."""
+    with _reading(path) as conn:
+        return _done_in(conn, keys)
+
+
+def _done_in(conn: _Rows, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DoneUpscale]:
     wanted = set(keys)
     found: dict[tuple[str, str], DoneUpscale] = {}
     sources = sorted({source for source, _ in wanted})
-    with _reading(path) as conn:
-        rows = _rows_in(
-            conn,
-            "SELECT source_id, resolution, job_id, result_id, video_url, cached, finished_at "
-            "FROM exchanges WHERE outcome = 'ok' AND result_id IS NOT NULL "
-            "AND (operation = 'upscale' OR (operation IN ('get_job', 'webhook') "
-            "AND job_status = 'completed')) AND source_id IN ({marks}) ORDER BY finished_at",
-            sources,
-        )
-        # Chunks come in order of their sources, rows in each by finish: the latest wins.
-        for source, resolution, job_id, result_id, url, cached, finished_ms in rows:
-            key = (source, resolution)
-            if key in wanted:
-                found[key] = DoneUpscale(
-                    source,
-                    resolution,
-                    job_id,
-                    result_id,
-                    url,
-                    None if cached is None else bool(cached),
-                    finished_ms / 1000.0,
-                )
+    rows = _rows_in(
+        conn,
+        "SELECT source_id, resolution, job_id, result_id, video_url, cached, finished_at "
+        "FROM exchanges WHERE outcome = 'ok' AND result_id IS NOT NULL "
+        "AND (operation = 'upscale' OR (operation IN ('get_job', 'webhook') "
+        "AND job_status = 'completed')) AND source_id IN ({marks}) ORDER BY finished_at",
+        sources,
+    )
+    # Chunks come in order of their sources, rows in each by finish: the latest wins.
+    for source, resolution, job_id, result_id, url, cached, finished_ms in rows:
+        key = (source, resolution)
+        if key in wanted:
+            found[key] = DoneUpscale(
+                source,
+                resolution,
+                job_id,
+                result_id,
+                url,
+                None if cached is None else bool(cached),
+                finished_ms / 1000.0,
+            )
     return found
 
 
@@ -294,13 +298,14 @@ def interrupted_upscales(
             "AND source_id IS NOT NULL AND resolution IS NOT NULL ORDER BY started_at",
             (since_ms,),
         )
-    found: dict[tuple[str, str], InterruptedUpscale] = {}
-    for source, resolution, account, started_ms in rows:
-        found.setdefault(
-            (source, resolution),
-            InterruptedUpscale(source, resolution, account, started_ms / 1000.0),
-        )
-    if not found:
-        return []
-    done = done_upscales(path, found)
+        found: dict[tuple[str, str], InterruptedUpscale] = {}
+        for source, resolution, account, started_ms in rows:
+            found.setdefault(
+                (source, resolution),
+                InterruptedUpscale(source, resolution, account, started_ms / 1000.0),
+            )
+        if not found:
+            return []
+        # On the same connection: a server ledger is opened once per question.
+        done = _done_in(conn, found)
     return [call for key, call in found.items() if key not in done]

@@ -52,7 +52,7 @@ class LedgerQuestions:
     def _analysis_frame(self, filters: Filters) -> pd.DataFrame:
         raise NotImplementedError
 
-    def _analysis_jobs(self, filters: Filters) -> pd.DataFrame:
+    def _analysis_jobs(self, filters: Filters, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
     def captcha_attempts(self, tz: str | None = None) -> pd.DataFrame:
@@ -83,9 +83,8 @@ class LedgerQuestions:
         from flowup_nb.ledger import analyses
 
         filters = checked_filters(since, until, accounts, users)
-        return analyses.summary(
-            self._analysis_frame(filters), job_table=self._analysis_jobs(filters), by=by
-        )
+        frame = self._analysis_frame(filters)
+        return analyses.summary(frame, job_table=self._analysis_jobs(filters, frame), by=by)
 
     def credits(
         self,
@@ -120,9 +119,10 @@ class LedgerQuestions:
         from flowup_nb.ledger import analyses
 
         filters = checked_filters(since, until, accounts, users)
-        job_table = self._analysis_jobs(filters) if level == "job" else None
+        frame = self._analysis_frame(filters)
+        job_table = self._analysis_jobs(filters, frame) if level == "job" else None
         return analyses.latency(
-            self._analysis_frame(filters),
+            frame,
             by=by,
             level=level,
             outcome=outcome,
@@ -165,8 +165,7 @@ class LedgerQuestions:
         """Reported spend (balance deltas) against the price list, and where they differ."""
         from flowup_nb.ledger import analyses
 
-        check_tz(tz)
-        frame = self._analysis_frame(checked_filters(None, None, accounts, None))
+        frame = self._analysis_frame(checked_filters(None, None, accounts, None, tz))
         return analyses.reconcile(frame, by=by, freq=freq, tz=tz)
 
     def costs(

@@ -246,12 +246,13 @@ class Ledger(LedgerQuestions):
             return self._whole().frame(refresh=self._reading_new())
         return self._read(filters, None)
 
-    def _analysis_jobs(self, filters: Filters) -> pd.DataFrame:
-        """The jobs table analyses read (kept for the whole ledger until rows are added)."""
+    def _analysis_jobs(self, filters: Filters, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The jobs table analyses read (kept for the whole ledger until rows are added);
+        ``frame``: the filtered frame already read for ``filters``, not read again."""
         from flowup_nb.ledger import analyses
 
         if not filters.everything:
-            return analyses.jobs(self._read(filters, None))
+            return analyses.jobs(self._read(filters, None) if frame is None else frame)
         follower = self._whole()
         frame = follower.frame(refresh=self._reading_new())
         with self._lock:

@@ -13,8 +13,9 @@ from client_support import FAST, ULTRA
 
 import flowup_nb as fu
 import flowup_nb.sim as simulator
+from bench.bench_wait import wait_on_sim_clock
 from flowup_nb.api.policy import PollSchedule
-from flowup_nb.api.waiting import Poll, PollPlan, Sleep, job_duration, wait_steps
+from flowup_nb.api.waiting import PollPlan, job_duration
 
 # A solved captcha token: the simulator then takes no time to "solve" one (at time_scale 1
 # a provider's solve would really sleep 8-12 s).
@@ -68,28 +69,7 @@ def test_a_learnt_plan_sees_jobs_end_within_a_tenth_of_their_time_in_four_polls_
     ):
 
         def one_job() -> tuple[int, float, float]:
-            job = client.submit_upscale(sim.new_video_id(ULTRA), captcha_token=TOKEN)
-            clock = [0.0]
-            steps = wait_steps(
-                job.job_id, timeout=600, plan=client.poll_plan, initial=job, clock=lambda: clock[0]
-            )
-            polls, reply = 0, None
-            try:
-                while True:
-                    step = steps.send(reply)
-                    reply = None
-                    if isinstance(step, Sleep):
-                        sim.advance(step.seconds)
-                        clock[0] += step.seconds
-                    elif isinstance(step, Poll):
-                        polls += 1
-                        reply = client.get_job(job.job_id)
-            except StopIteration:
-                pass
-            record = client.get_job(job.job_id)
-            took = job_duration(record.created, record.updated)
-            assert took is not None
-            return polls, took, clock[0] - took
+            return wait_on_sim_clock(sim, client, ULTRA, timeout=600)
 
         cold = [one_job() for _ in range(3)]  # nothing learnt yet: the client's schedule
         learnt = [one_job() for _ in range(100)]

@@ -197,7 +197,9 @@ def test_an_intent_too_young_to_judge_is_looked_for_again(calm_sim: Any, ledger:
     than the creation grace before it submits anything."""
     source = calm_sim.new_video_id(JO)
     reply_ref = _orphan(calm_sim, ledger, source, "1080p", sent=False)
-    calm_sim.inject("upscale", "delay", delay=0.1)  # the request is slow to become a job
+    # The request is slow to become a job: long beside the few ms the loop below takes to
+    # see it arrive, short beside the 1.2 s creation grace.
+    calm_sim.inject("upscale", "delay", delay=0.6)
 
     def send_late() -> None:
         with fu.FlowClient(calm_sim.token, base_url=calm_sim.base_url, **FAST) as no_ledger:

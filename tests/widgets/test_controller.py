@@ -26,6 +26,11 @@ def _polls(sim: Any) -> int:
     return sim.stats()["requests"].get("jobs", 0)
 
 
+def _recording(client: Any, tmp_path: Path) -> UpscaleController:
+    """A controller that records the ids it sees to a ledger of its own in ``tmp_path``."""
+    return UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+
+
 def _phases(controller: UpscaleController) -> list[str]:
     seen: list[str] = []
     controller.subscribe(lambda c: seen.append(c.state.phase.value))
@@ -37,7 +42,7 @@ def test_a_sync_upscale_completes_without_polling(
 ) -> None:
     async def scenario() -> None:
         client = make_client(kind, sim)
-        controller = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        controller = _recording(client, tmp_path)
         phases = _phases(controller)
         source = sim.sample_ids(ULTRA)[0]
         controller.upscale(source, "1080p", "sync")
@@ -65,7 +70,7 @@ def test_an_async_upscale_is_followed_to_completion(
 ) -> None:
     async def scenario() -> None:
         client = make_client(kind, sim)
-        controller = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        controller = _recording(client, tmp_path)
         phases = _phases(controller)
         controller.upscale(sim.sample_ids(ULTRA)[0], "4K", "async")
         await controller.settle()
@@ -91,7 +96,7 @@ def test_cancel_stops_polling_at_once_and_resume_picks_the_job_up(
 ) -> None:
     async def scenario() -> None:
         client = make_client(kind, sim)
-        controller = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        controller = _recording(client, tmp_path)
         polls_at_cancel: list[int] = []
 
         def cancel_after_a_poll(c: UpscaleController) -> None:
@@ -163,7 +168,7 @@ def test_4k_is_refused_on_a_pro_account_before_anything_is_sent(
 ) -> None:
     async def scenario() -> None:
         client = make_client(kind, sim)
-        controller = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        controller = _recording(client, tmp_path)
         video = sim.sample_ids(PRO)[0]
         controller.select_source(video)
         assert controller.verdict.allowed and "checking" in controller.verdict.reason
@@ -195,7 +200,7 @@ def test_4k_follows_the_balance_and_the_health_of_an_ultra_account(
 ) -> None:
     async def scenario() -> None:
         client = make_client("async", sim)
-        controller = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        controller = _recording(client, tmp_path)
         controller.select_source(sim.sample_ids(ULTRA)[0])
         await controller.settle()
         balance = next(a for a in sim.accounts if a["email"] == ULTRA)["credits"]
@@ -210,7 +215,7 @@ def test_4k_follows_the_balance_and_the_health_of_an_ultra_account(
 
         # Another controller meets the account once its session broke.
         sim.set_health(ULTRA, "refresh token revoked")
-        other = UpscaleController(client, ledger=fu.Ledger(tmp_path / "ids.sqlite"))
+        other = _recording(client, tmp_path)
         other.select_source(sim.sample_ids(ULTRA)[0])
         await other.settle()
         assert not other.verdict.allowed
@@ -253,7 +258,8 @@ def test_video_ids_come_from_the_clients_own_ledger_without_creating_another(
         for video in (first, second, first):
             await client.upscale(video)
         ids = UpscaleController(client).known_ids()
-        assert set(sim.sample_ids()) <= set(ids)
+        samples = set(sim.sample_ids())
+        assert samples and samples <= set(ids)
         assert [i for i in ids if i in (first, second)] == [first, second]  # newest first
         assert own.recent_video_ids(limit=1) == [first]
         assert own.recent_video_ids(days=0) == []
