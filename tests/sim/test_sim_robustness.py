@@ -119,7 +119,12 @@ def test_arbitrary_paths(fuzz_client, tail):
 
     response = fuzz_client.get("/jobs/" + quote(tail, safe=":@-"))
     _check(response)
-    assert response.status_code in (400, 404)
+    if response.request.url.path.endswith("/jobs"):
+        # A tail of dot segments ("." or "./") is normalized away by the HTTP client: the
+        # request is then GET /jobs, the load statistics, which answers its summary.
+        assert response.status_code == 200 and "emails" in response.json()
+    else:
+        assert response.status_code in (400, 404)
 
 
 @pytest.mark.parametrize("raw", [b'{"mediaGenerationId": NaN}', b'{"captchaRetry": Infinity}'])
